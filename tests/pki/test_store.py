@@ -1,0 +1,118 @@
+"""The certs/ store: reuse, permissions, atomicity, concurrency, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from fakepeer.errors import StoreError
+from fakepeer.pki.situation import Situation, build_situation
+from tests.conftest import make_pki
+
+
+def test_second_run_generates_nothing(session_store):
+    """A warm run over a complete store makes no certificate and no key."""
+    pki = make_pki(session_store)
+    keys_before = sorted(p.name for p in (session_store / "keys").iterdir())
+    for era in ("microsoft-2020", "microsoft-2023", "microsoft-2026", "genesys"):
+        build_situation(pki, Situation(era=era))
+    assert pki.generated == []
+    assert sorted(p.name for p in (session_store / "keys").iterdir()) == keys_before
+
+
+def test_private_keys_are_owner_only(session_store):
+    """Every private key file is mode 0600 and the keys folder 0700."""
+    assert stat.S_IMODE((session_store / "keys").stat().st_mode) == 0o700
+    for key in (session_store / "keys").iterdir():
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+
+
+def test_damaged_certificate_names_file_and_command(store_copy):
+    """An unreadable PEM is an error naming the file and the regenerate command."""
+    path = store_copy / "lab" / "digicert-global-root-g2.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
+    with pytest.raises(StoreError, match=r"digicert-global-root-g2\.pem.*fakepeer certs generate"):
+        make_pki(store_copy).certificate("digicert-global-root-g2")
+
+
+def test_foreign_certificate_is_refused(store_copy):
+    """A certificate swapped for another one (even a valid one) is refused by name."""
+    lab = store_copy / "lab"
+    (lab / "digicert-global-root-g2.pem").write_bytes(
+        (lab / "digicert-global-root-g3.pem").read_bytes())
+    with pytest.raises(StoreError, match="not the certificate fakepeer stored"):
+        make_pki(store_copy).certificate("digicert-global-root-g2")
+
+
+def test_key_not_matching_certificate_is_refused(store_copy):
+    """A key file that does not belong to its certificate is named in the error."""
+    keys = store_copy / "keys"
+    (keys / "digicert-global-root-g2.key.pem").write_bytes(
+        (keys / "baltimore-cybertrust-root.key.pem").read_bytes())
+    with pytest.raises(StoreError, match=r"does not match its private key"):
+        make_pki(store_copy).certificate("digicert-global-root-g2")
+
+
+def test_unreadable_key_names_file(store_copy):
+    """A damaged key is an error naming the key file."""
+    (store_copy / "keys" / "digicert-global-root-g2.key.pem").write_text("not a key")
+    with pytest.raises(StoreError, match=r"digicert-global-root-g2\.key\.pem"):
+        make_pki(store_copy).certificate("digicert-global-root-g2")
+
+
+def test_certificate_without_description_is_regenerated(store_copy):
+    """A generation killed before the .json was written leaves nothing trusted."""
+    (store_copy / "lab" / "digicert-global-root-g2.json").unlink()
+    old = (store_copy / "lab" / "digicert-global-root-g2.pem").read_bytes()
+    pki = make_pki(store_copy)
+    pki.certificate("digicert-global-root-g2")
+    assert pki.generated == ["digicert-global-root-g2"]
+    assert (store_copy / "lab" / "digicert-global-root-g2.pem").read_bytes() != old
+
+
+def test_killed_generation_leaves_a_usable_store(tmp_path):
+    """SIGKILL in the middle of a cold generation never leaves a file a later run trusts."""
+    root = tmp_path / "certs"
+    script = textwrap.dedent(f"""
+        from fakepeer.pki import catalogue, mirrors
+        from tests.conftest import make_pki
+        from pathlib import Path
+        catalogue.generate(make_pki(Path({str(root)!r})),
+                           list(mirrors.ERAS), with_defects=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path.cwd())
+    try:
+        proc.wait(timeout=1.2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    pki = make_pki(root)
+    served = build_situation(pki, Situation(era="microsoft-2026"))
+    served.leaf.verify_directly_issued_by(served.extra[0])
+    assert not list(root.rglob("*.tmp"))
+
+
+def test_two_processes_on_one_store_agree(tmp_path):
+    """Two concurrent generations on one folder end with one consistent hierarchy."""
+    root = tmp_path / "certs"
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from fakepeer.pki.situation import Situation, build_situation
+        from tests.conftest import make_pki
+        s = build_situation(make_pki(Path({str(root)!r})), Situation(era="microsoft-2026"))
+        from cryptography.hazmat.primitives.hashes import SHA256
+        print(s.trust_anchors[0].fingerprint(SHA256()).hex())
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert outputs[0] == outputs[1]
+    served = build_situation(make_pki(root), Situation(era="microsoft-2026"))
+    assert served.trust_anchors[0].fingerprint(SHA256()).hex() == outputs[0]
