@@ -1,0 +1,262 @@
+# -*- test-case-name: tests.sip.test_responder -*-
+"""What fakepeer answers to a request, as pure functions: no I/O, no clock, no randomness.
+
+:func:`respond` maps (request, profile, peer, policy) to a :class:`Decision`: the
+response to send (``None`` for ACK, or when a request cannot be addressed) plus a
+machine-readable :class:`Finding` and a sentence for the lab user. Order of checks:
+
+1. ACK: no response (RFC 3261 §17.2.1; ACK is never answered).
+2. Missing Via/Call-ID/CSeq: nothing can address a reply; missing From/To or a CSeq
+   that does not match the method: 400 with a ``Warning``.
+3. A method no RFC defines: 501 with ``Allow``; a known one the profile does not allow
+   (REGISTER, SUBSCRIBE, MESSAGE... for Teams): 405 with ``Allow`` (RFC 3261 §8.2.1).
+4. ``Replaces`` header (Teams, since 2022-04): 403. The code Microsoft uses is not
+   documented [?]; 403 says "refused by policy". Only the header counts: ``replaces``
+   in Supported/Require merely announces the extension and is accepted.
+5. Contact rules (Teams) on OPTIONS and INVITE, the requests that carry the SBC's
+   address: 403 (see :mod:`fakepeer.sip.admission`).
+6. OPTIONS: 200 OK (or the policy's override status); INVITE: the policy's final
+   response (fakepeer places no calls); BYE/CANCEL/NOTIFY (and INFO/UPDATE/PRACK if a
+   profile allows them): 481, no dialog exists; any other allowed method: 501.
+
+The To-tag a response needs (RFC 3261 §8.2.6.2) is derived from Call-ID and From, so
+the same request always gets the same bytes back and tests stay deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from fakepeer.sip.admission import Finding, PeerContext, check_contact
+from fakepeer.sip.errors import SipProtocolError
+from fakepeer.sip.grammar import (
+    KNOWN_METHODS,
+    STATUS_RANGE,
+    TOKEN,
+    header_params,
+    quoted_string,
+    reason_phrase,
+)
+from fakepeer.sip.headers import Headers
+from fakepeer.sip.message import PartialMessage, Request, Response
+from fakepeer.sip.profile import EXTRAS, MICROSOFT, SipProfile
+
+#: RFC 3261 §20.16: ``CSeq = "CSeq" HCOLON 1*DIGIT LWS Method``.
+_CSEQ = re.compile(rf"([0-9]{{1,10}})[ \t]+({TOKEN.pattern})")
+
+#: real-peers.md §3 [S]: the proxy's text ends with this sentence; what precedes the
+#: ";" in the real header is not known, so fakepeer names itself there.
+MISSING_CONTACT_REASON = (
+    'Q.850;cause=63;text="fakepeer;Record-Route and Contact headers are missing"'
+)
+
+DEFAULT_INVITE_REASON_TEXT = "fakepeer answers OPTIONS only and does not place calls"
+
+#: Methods that only make sense inside a dialog or transaction fakepeer never has.
+_NO_DIALOG_METHODS = frozenset({"BYE", "CANCEL", "NOTIFY", "INFO", "UPDATE", "PRACK"})
+_CONTACT_METHODS = frozenset({"OPTIONS", "INVITE"})
+
+#: Findings whose response gets no Warning: success, a scenario's deliberate status,
+#: and the two refusals that already carry a Reason header saying why.
+_UNEXPLAINED = frozenset(
+    {Finding.OK, Finding.OPTIONS_OVERRIDE, Finding.INVITE_REFUSED, Finding.CONTACT_MISSING}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponderPolicy:
+    """The scenario's choices for answers the real peer leaves open.
+
+    ``invite_status``/``invite_reason_text``: the final response to any INVITE (300-699;
+    a 2xx would open a dialog fakepeer cannot carry) and the text of its
+    ``Reason: SIP;cause=<status>;text="..."`` header (RFC 3326), ``None`` for none.
+    ``options_status``: 200 normally; a scenario may answer OPTIONS with, say, 503 to
+    watch the SBC fail over (Teams' SBCs fail over on 408, 503, 504).
+    ``explain_in_warning``: add ``Warning: 399 fakepeer "..."`` to fakepeer's own
+    refusals, so the SBC's log says why.
+    """
+
+    invite_status: int = 503
+    invite_reason_text: str | None = DEFAULT_INVITE_REASON_TEXT
+    options_status: int = 200
+    explain_in_warning: bool = True
+
+    def __post_init__(self) -> None:
+        if type(self.invite_status) is not int or not 300 <= self.invite_status <= 699:
+            raise ValueError(f"invite_status must be 300-699, not {self.invite_status!r}")
+        if type(self.options_status) is not int or not 200 <= self.options_status <= 699:
+            raise ValueError(f"options_status must be 200-699, not {self.options_status!r}")
+
+
+DEFAULT_POLICY = ResponderPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The response to send (``None``: send nothing), why, in code and in words."""
+
+    response: Response | None
+    finding: Finding
+    explanation: str
+
+
+def respond(
+    request: Request,
+    profile: SipProfile,
+    peer: PeerContext,
+    policy: ResponderPolicy = DEFAULT_POLICY,
+) -> Decision:
+    """Decide how ``profile`` answers ``request`` from ``peer`` (see the module docstring)."""
+    method = request.method
+    if method == "ACK":
+        return Decision(None, Finding.NO_RESPONSE, "ACK is never answered (RFC 3261 §17.2.1)")
+    headers = request.headers
+    problem = _addressing_problem(headers, method)
+    if problem is not None:
+        return _malformed(headers, problem, profile, policy)
+
+    def answer(
+        status: int,
+        finding: Finding,
+        explanation: str,
+        extras: tuple[tuple[str, str], ...] = (),
+    ) -> Decision:
+        if policy.explain_in_warning and finding not in _UNEXPLAINED:
+            extras = (*extras, ("Warning", _warning(explanation)))
+        return Decision(_response(profile, headers, status, extras), finding, explanation)
+
+    allow = (("Allow", profile.allow_value),)
+    if method not in KNOWN_METHODS and method not in profile.allow:
+        explanation = f"{method} is not a SIP method fakepeer knows"
+        return answer(501, Finding.METHOD_NOT_IMPLEMENTED, explanation, allow)
+    if method not in profile.allow:
+        explanation = f"{profile.name} does not allow {method}; Allow: {profile.allow_value}"
+        return answer(405, Finding.METHOD_NOT_ALLOWED, explanation, allow)
+    if profile.reject_replaces and headers.has("Replaces"):
+        explanation = f"{profile.name} rejects requests carrying a Replaces header"
+        return answer(403, Finding.REPLACES_REJECTED, explanation)
+    if profile.contact_rules and method in _CONTACT_METHODS:
+        verdict = check_contact(headers, peer)
+        if verdict is not None:
+            extras: tuple[tuple[str, str], ...] = ()
+            if verdict.finding is Finding.CONTACT_MISSING:
+                extras = (("Reason", MISSING_CONTACT_REASON),)
+            return answer(403, verdict.finding, verdict.explanation, extras)
+    if method == "OPTIONS":
+        if policy.options_status == 200:
+            return answer(200, Finding.OK, "OPTIONS accepted", allow)
+        explanation = f"the scenario answers OPTIONS with {policy.options_status}"
+        return answer(policy.options_status, Finding.OPTIONS_OVERRIDE, explanation)
+    if method == "INVITE":
+        status = policy.invite_status
+        reason: tuple[tuple[str, str], ...] = ()
+        if policy.invite_reason_text is not None:
+            text = quoted_string(policy.invite_reason_text)
+            reason = (("Reason", f"SIP;cause={status};text={text}"),)
+        explanation = f"fakepeer places no calls; INVITE answered {status}"
+        return answer(status, Finding.INVITE_REFUSED, explanation, reason)
+    if method in _NO_DIALOG_METHODS:
+        explanation = f"{method} refers to a dialog fakepeer never made"
+        return answer(481, Finding.NO_DIALOG, explanation)
+    explanation = f"{profile.name} allows {method} but fakepeer does not implement it"
+    return answer(501, Finding.METHOD_NOT_IMPLEMENTED, explanation, allow)
+
+
+def error_response(
+    error: SipProtocolError,
+    partial: Request | PartialMessage | None,
+    profile: SipProfile = MICROSOFT,
+) -> Response | None:
+    """The reply to a message that failed to parse, or ``None`` if none can be sent.
+
+    Status is the error's ``status_hint`` (400, 505, 513...) with ``Warning: 399
+    fakepeer "<reason>"``. ``None`` when nothing is known of the message, when it was a
+    response or an ACK, or when Via, Call-ID or CSeq is missing: then the caller just
+    closes the connection (after an unrecoverable error it must close anyway).
+    """
+    if partial is None:
+        return None
+    if isinstance(partial, PartialMessage) and partial.is_response:
+        return None
+    headers = partial.headers
+    cseq = _CSEQ.fullmatch(headers.get("CSeq") or "")
+    method = partial.method
+    if method == "ACK" or (cseq is not None and cseq.group(2) == "ACK"):
+        return None
+    if not (headers.has("Via") and headers.has("Call-ID") and cseq is not None):
+        return None
+    status = error.status_hint if error.status_hint in range(300, 700) else 400
+    return _response(profile, headers, status, (("Warning", _warning(error.message)),))
+
+
+def _addressing_problem(headers: Headers, method: str) -> str | None:
+    """Why a response to these headers would be malformed, or ``None``."""
+    for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+        if not headers.has(name):
+            return f"the request has no {name} header"
+    cseq = _CSEQ.fullmatch(headers.get("CSeq") or "")
+    if cseq is None:
+        return f"CSeq {headers.get('CSeq')!r} is not 'number METHOD'"
+    if cseq.group(2) != method:
+        return f"CSeq method {cseq.group(2)} does not match the request method {method}"
+    return None
+
+
+def _malformed(
+    headers: Headers, problem: str, profile: SipProfile, policy: ResponderPolicy
+) -> Decision:
+    """400 for a request that parsed but cannot be answered normally (or no response)."""
+    if not (headers.has("Via") and headers.has("Call-ID") and headers.has("CSeq")):
+        return Decision(None, Finding.MALFORMED, f"{problem}; no response can be addressed")
+    extras = (("Warning", _warning(problem)),) if policy.explain_in_warning else ()
+    return Decision(_response(profile, headers, 400, extras), Finding.MALFORMED, problem)
+
+
+def _warning(text: str) -> str:
+    """RFC 3261 §20.43 ``warn-code SP warn-agent SP warn-text``; 399 is "miscellaneous"."""
+    return f"399 fakepeer {quoted_string(text)}"
+
+
+def _response(
+    profile: SipProfile,
+    request_headers: Headers,
+    status: int,
+    extras: tuple[tuple[str, str], ...],
+) -> Response:
+    """A body-less response laid out the profile's way, copying the request's identifiers.
+
+    From, CSeq, Call-ID and every Via (in order, one line each as received) are copied
+    (RFC 3261 §8.2.6.2); To is copied and gets a tag unless this is an OPTIONS answer
+    and the profile adds none.
+    """
+    assert status in STATUS_RANGE
+    cseq = _CSEQ.fullmatch(request_headers.get("CSeq") or "")
+    is_options = cseq is not None and cseq.group(2) == "OPTIONS"
+    to = request_headers.get("To")
+    wants_tag = status > 100 and (profile.tag_options_responses or not is_options)
+    if to is not None and wants_tag and "tag" not in header_params(to):
+        to = f"{to};tag={_local_tag(request_headers)}"
+    copied: dict[str, tuple[str, ...]] = {
+        "From": request_headers.get_all("From")[:1],
+        "To": (to,) if to is not None else (),
+        "CSeq": request_headers.get_all("CSeq")[:1],
+        "Call-ID": request_headers.get_all("Call-ID")[:1],
+        "Via": request_headers.get_all("Via"),
+        "Content-Length": ("0",),
+        "Server": (profile.server,),
+    }
+    pairs: list[tuple[str, str]] = []
+    for slot in profile.layout:
+        if slot == EXTRAS:
+            pairs.extend((profile.header_name(name), value) for name, value in extras)
+        else:
+            pairs.extend((profile.header_name(slot), value) for value in copied[slot])
+    return Response(status, reason_phrase(status), Headers(pairs))
+
+
+def _local_tag(request_headers: Headers) -> str:
+    """A To-tag that is stable for one Call-ID and From, so retransmissions match."""
+    seed = "\n".join((request_headers.get("Call-ID") or "", request_headers.get("From") or ""))
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:16]
