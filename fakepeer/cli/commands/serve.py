@@ -1,0 +1,131 @@
+"""``fakepeer serve``: listen for SIP over TLS as the chosen cloud peer and report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from fakepeer.cli.environment import Environment
+from fakepeer.cli.options import add_store_options, open_pki
+from fakepeer.cli.status import ExitStatus
+from fakepeer.errors import ConfigError, FakepeerError, ScenarioError
+from fakepeer.pki import mirrors
+from fakepeer.pki.defects import DEFECTS
+from fakepeer.report.events import Fanout
+from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
+from fakepeer.scenario.model import CA_LISTS, CLIENT_CERTIFICATE_MODES, Scenario, SipSpec, TlsSpec
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "serve", help="serve SIP over TLS as the Teams or Genesys peer",
+        description="Listen for an SBC as sip.pstnhub.microsoft.com (or a Genesys BYOC "
+                    "proxy) would, serve the chosen certificate situation and report what "
+                    "the SBC did. With no options: today's Microsoft chain on 0.0.0.0:5061.")
+    parser.add_argument("--listen", action="append", metavar="HOST:PORT",
+                        help="address to listen on (repeatable; default 0.0.0.0:5061)")
+    parser.add_argument("--profile", choices=["microsoft", "genesys"], default=None,
+                        help="whose proxy to behave as (default: the era's)")
+    parser.add_argument("--era", choices=list(mirrors.ERAS), default=None,
+                        help=f"which PKI era to serve (default {mirrors.DEFAULT_ERA}, or "
+                             "genesys for --profile genesys)")
+    parser.add_argument("--path", default=None, help="the era's chain path (e.g. microsoft-2017)")
+    parser.add_argument("--defect", action="append", default=[], metavar="NAME[=ARG]",
+                        help=f"certificate defect (repeatable): {', '.join(DEFECTS)}")
+    parser.add_argument("--tls-min", default=None, help="lowest TLS version (TLSv1..TLSv1.3)")
+    parser.add_argument("--tls-max", default=None, help="highest TLS version")
+    parser.add_argument("--ciphers", default=None, help="OpenSSL cipher list (colon-separated)")
+    parser.add_argument("--groups", default=None, help="ECDHE groups (colon-separated)")
+    parser.add_argument("--client-cert", choices=CLIENT_CERTIFICATE_MODES, default=None,
+                        help="mutual TLS policy (default: required for microsoft, off for "
+                             "genesys)")
+    parser.add_argument("--ca-list", choices=CA_LISTS, default=None,
+                        help="the CertificateRequest's CA names")
+    parser.add_argument("--tolerate-missing-client-auth", action="store_true",
+                        help="accept SBC certificates without clientAuth (late-2025 rule)")
+    parser.add_argument("--options-status", type=int, default=200,
+                        help="status to answer OPTIONS with (default 200)")
+    parser.add_argument("--invite-status", type=int, default=503,
+                        help="final response to INVITE (default 503: fakepeer places no calls)")
+    parser.add_argument("--tenant-domain", action="append", default=None, metavar="DOMAIN",
+                        help="allowed tenant domain for the Contact FQDN (repeatable; default: "
+                             "any domain the SBC certificate proves)")
+    parser.add_argument("--events", type=Path, default=None, metavar="FILE",
+                        help="append every event as a JSON line to FILE")
+    parser.add_argument("--json", action="store_true",
+                        help="JSON lines on stdout instead of readable lines")
+    parser.add_argument("--idle-timeout", type=float, default=300.0,
+                        help="close connections idle this many seconds (default 300)")
+    parser.add_argument("--max-connections", type=int, default=4000)
+    add_store_options(parser)
+    parser.set_defaults(runner=_run)
+
+
+def scenario_from_options(args: argparse.Namespace) -> Scenario:
+    era = args.era or ("genesys" if args.profile == "genesys" else mirrors.DEFAULT_ERA)
+    profile = args.profile or mirrors.ERAS[era].profile
+    try:
+        return Scenario(
+            name="command-line",
+            description="built from command-line options",
+            profile=profile, era=era, path=args.path, defects=tuple(args.defect),
+            tls=TlsSpec(min_version=args.tls_min, max_version=args.tls_max,
+                        ciphers=tuple(args.ciphers.split(":")) if args.ciphers else None,
+                        groups=tuple(args.groups.split(":")) if args.groups else None,
+                        client_certificate=args.client_cert, ca_list=args.ca_list,
+                        tolerate_missing_client_auth=args.tolerate_missing_client_auth),
+            sip=SipSpec(options_status=args.options_status, invite_status=args.invite_status,
+                        tenant_domains=tuple(args.tenant_domain) if args.tenant_domain else None),
+        )
+    except ValueError as exc:
+        raise ScenarioError(f"command-line scenario: {exc}") from None
+
+
+def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
+    from twisted.internet import reactor
+
+    from fakepeer import sip
+    from fakepeer.net.service import SipListeners
+    from fakepeer.net.sip_protocol import ServeSettings
+    from fakepeer.peer import briefing, check_listen, realize
+    from fakepeer.tls import ServerConnectionCreator
+
+    listens = args.listen or [env.variables.get("FAKEPEER_LISTEN", "0.0.0.0:5061")]
+    addresses = [check_listen(text) for text in listens]
+    scenario = scenario_from_options(args)
+    pki = open_pki(args, env.variables, env.cwd)
+    peer = realize(scenario, pki)
+    try:
+        creator = ServerConnectionCreator.from_chains(peer.policy, [peer.chain],
+                                                      client_trust=peer.client_trust)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for line in briefing(peer, listens):
+        env.warn(line) if args.json else env.say(line)
+    sinks: list[Any] = [JsonLinesSink(env.stdout) if args.json else ConsoleSink(env.stdout)]
+    if args.events:
+        sinks.append(JsonLinesSink.open(args.events))
+    settings = ServeSettings(profile=peer.sip_profile, responder_policy=peer.responder_policy,
+                             tenant_domains=scenario.sip.tenant_domains,
+                             limits=sip.Limits(), idle_timeout=args.idle_timeout,
+                             max_connections=args.max_connections)
+    listeners = SipListeners(reactor, creator, settings, Fanout(*sinks), addresses)
+    failure: list[str] = []
+
+    def started(_: object) -> None:
+        reactor.addSystemEventTrigger("before", "shutdown", listeners.stopService)
+
+    def failed(reason: Any) -> None:
+        error = getattr(reason.value, "subFailure", reason)
+        failure.append(f"cannot listen: {error.getErrorMessage()}")
+        reactor.stop()
+
+    def begin() -> None:
+        listeners.listen().addCallbacks(started, failed)
+
+    reactor.callWhenRunning(begin)
+    reactor.run()  # installs SIGINT/SIGTERM handlers that stop it cleanly
+    if failure:
+        raise FakepeerError(failure[0])
+    return ExitStatus.SUCCESS

@@ -1,0 +1,66 @@
+"""Listeners as a Twisted service: one TLS-wrapped SIP factory on every ``--listen``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, gatherResults
+from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
+from twisted.internet.interfaces import IListeningPort
+from twisted.protocols.tls import TLSMemoryBIOFactory
+
+from fakepeer.net.sip_protocol import ServeSettings, SipServerFactory
+from fakepeer.report.events import Event, Sink, utc_now
+from fakepeer.tls import ServerConnectionCreator
+
+
+class SipListeners(Service):
+    """Every listening address of one ``serve`` run, started and stopped together.
+
+    ``listen()`` returns a Deferred that fails if any address cannot be bound (a port in
+    use is an error the user must see at once, not a log line later).
+    """
+
+    def __init__(self, reactor: Any, creator: ServerConnectionCreator, settings: ServeSettings,
+                 sink: Sink, addresses: list[tuple[str, int]],
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.reactor = reactor
+        self.sink = sink
+        self.clock = clock
+        self.addresses = addresses
+        self.sip_factory = SipServerFactory(settings, sink, reactor, clock)
+        self.tls_factory = TLSMemoryBIOFactory(creator, False, self.sip_factory)
+        self.ports: list[IListeningPort] = []
+
+    def listen(self) -> Deferred[list[IListeningPort]]:
+        self.running = True
+        attempts = []
+        for host, port in self.addresses:
+            endpoint_class = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
+            endpoint = endpoint_class(self.reactor, port, interface=host)
+            attempts.append(endpoint.listen(self.tls_factory).addCallback(self._listening))
+        return gatherResults(attempts, consumeErrors=True)
+
+    def _listening(self, port: IListeningPort) -> IListeningPort:
+        address = port.getHost()
+        self.ports.append(port)
+        self.sink(Event("listening", 0, f"{address.host}:{address.port}",
+                        f"listening for SIP over TLS on {address.host}:{address.port}",
+                        {"host": address.host, "port": address.port}, self.clock()))
+        return port
+
+    def startService(self) -> None:
+        super().startService()
+        self.listen()
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()
+        for protocol in list(self.sip_factory.active):
+            protocol.closing_reason = "fakepeer is shutting down"
+            protocol.transport.loseConnection()
+        stopping = DeferredList([port.stopListening() for port in self.ports])
+        self.sink(Event("stopped", 0, "-", "fakepeer stopped listening", {}, self.clock()))
+        return stopping

@@ -1,0 +1,266 @@
+# -*- test-case-name: tests.net -*-
+"""The Twisted edge of ``serve``: bytes in, SIP responder, bytes out, events reported.
+
+Thin on purpose: parsing and answering live in :mod:`fakepeer.sip`, TLS behaviour in
+:mod:`fakepeer.tls`; this module only moves bytes, keeps timers and turns what happened
+into :class:`~fakepeer.report.events.Event` records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime
+from twisted.internet.protocol import Factory, Protocol
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from fakepeer import sip
+from fakepeer.report.events import ConnectionIds, Event, Sink
+from fakepeer.report.verdict import judge_connection
+from fakepeer.tls import observation_for
+from fakepeer.tls.inspect import summarize_certificate
+from fakepeer.tls.observation import TlsObservation
+
+#: The real proxy demotes an SBC after 3-5 minutes without OPTIONS; we close idle
+#: connections after that too, so abandoned sockets do not pile up.
+DEFAULT_IDLE_TIMEOUT = 300.0
+#: A lab tool on a laptop: generous, but bounded so a runaway client cannot exhaust fds.
+DEFAULT_MAX_CONNECTIONS = 4000
+
+
+@dataclass
+class ServeSettings:
+    """What every connection of one listener shares."""
+
+    profile: sip.SipProfile
+    responder_policy: sip.ResponderPolicy
+    tenant_domains: tuple[str, ...] | None = None
+    limits: sip.Limits = field(default_factory=sip.Limits)
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: Called after a 200 OK to an OPTIONS, with (connection id, Contact host, port).
+    on_options_accepted: Callable[[int, str, int], None] | None = None
+
+
+def certificate_names(certificate: x509.Certificate | None) -> tuple[str, ...]:
+    """DNS names a client certificate proves: SAN dNSNames, else the CN."""
+    if certificate is None:
+        return ()
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = tuple(san.get_values_for_type(x509.DNSName))
+        if names:
+            return names
+    except x509.ExtensionNotFound:
+        pass
+    return tuple(str(a.value) for a in certificate.subject.get_attributes_for_oid(
+        x509.oid.NameOID.COMMON_NAME))
+
+
+def client_certificate_summary(observation: TlsObservation) -> dict[str, Any]:
+    leaf = observation.peer_leaf
+    if leaf is None:
+        return {}
+    summary = summarize_certificate(leaf)
+    return {
+        "subject": summary.subject, "issuer": summary.issuer,
+        "sans": list(summary.dns_names) + list(summary.ip_addresses),
+        "eku": list(summary.extended_key_usages or ()),
+        "not_after": summary.not_after.isoformat(),
+        "verify_errors": [f"{e.code} {e.name} at depth {e.depth}"
+                          for e in observation.verify_errors],
+    }
+
+
+@implementer(IHandshakeListener)
+class SipTlsProtocol(Protocol):
+    """One SBC connection: SIP over the TLS transport that wraps it."""
+
+    def __init__(self, factory: SipServerFactory, connection_id: int, peer: str) -> None:
+        self.factory = factory
+        self.settings = factory.settings
+        self.connection_id = connection_id
+        self.peer = peer
+        self.events: list[Event] = []
+        self.sip = sip.SipConnection(self.settings.limits)
+        self.handshake_done = False
+        self.closing_reason = ""
+        self._idle: IDelayedCall | None = None
+        self._peer_names: tuple[str, ...] = ()
+        self._client_certificate = False
+
+    # -- reporting -----------------------------------------------------------------------
+    def emit(self, kind: str, summary: str, **data: Any) -> None:
+        event = Event(kind, self.connection_id, self.peer, summary, data,
+                      self.factory.clock())
+        self.events.append(event)
+        self.factory.sink(event)
+
+    # -- connection ----------------------------------------------------------------------
+    def connectionMade(self) -> None:
+        self.emit("tcp-accepted", "TCP connection accepted")
+        self._arm_idle_timer()
+
+    def handshakeCompleted(self) -> None:
+        self.handshake_done = True
+        observation = self._observation()
+        data: dict[str, Any] = {}
+        summary = "TLS handshake completed"
+        if observation is not None:
+            self._peer_names = certificate_names(observation.peer_leaf)
+            self._client_certificate = observation.peer_leaf is not None
+            data = {"version": observation.version, "cipher": observation.cipher,
+                    "sni": observation.sni, "sni_outcome": observation.sni_outcome,
+                    "served": observation.served,
+                    "client_certificate": client_certificate_summary(observation)}
+            sni = observation.sni or "no SNI"
+            client = data["client_certificate"].get("subject", "no client certificate")
+            summary = (f"{observation.version} {observation.cipher}; SNI {sni} "
+                       f"({observation.sni_outcome}); client certificate: {client}")
+        self.emit("tls-established", summary, **data)
+
+    def dataReceived(self, data: bytes) -> None:
+        self._arm_idle_timer()
+        try:
+            self.sip.receive_data(data)
+            self._drain()
+        except sip.RemoteSipError as error:
+            self._protocol_error(error)
+
+    def _drain(self) -> None:
+        while True:
+            event = self.sip.next_event()
+            if event is sip.NEED_DATA or isinstance(event, sip.ConnectionClosed):
+                return
+            if isinstance(event, sip.KeepAlive):
+                self.emit("sip-keepalive", "CRLF keep-alive ping answered with CRLF")
+                self.transport.write(b"\r\n")
+            elif isinstance(event, sip.Request):
+                self._answer(event)
+            elif isinstance(event, sip.Response):
+                self.emit("sip-response", f"unexpected response {event.status} from the SBC "
+                          "on its own connection: ignored", status=event.status,
+                          direction="received")
+
+    def _answer(self, request: sip.Request) -> None:
+        self.emit("sip-request", f"{request.method} {request.uri}", method=request.method,
+                  uri=request.uri, call_id=request.headers.get("call-id"))
+        context = sip.PeerContext(certificate_names=self._peer_names,
+                                  tenant_domains=self.settings.tenant_domains,
+                                  mutual_tls=self._client_certificate)
+        decision = sip.respond(request, self.settings.profile, context,
+                               self.settings.responder_policy)
+        if decision.response is None:
+            return
+        self.transport.write(sip.to_bytes(decision.response))
+        self.emit("sip-response",
+                  f"{decision.response.status} {decision.response.reason} to "
+                  f"{request.method}: {decision.explanation}",
+                  method=request.method, status=decision.response.status,
+                  finding=decision.finding)
+        if (request.method == "OPTIONS" and decision.response.status == 200
+                and self.settings.on_options_accepted is not None):
+            contact = sip.contact_target(request)
+            if contact is not None:
+                self.settings.on_options_accepted(self.connection_id, *contact)
+
+    def _protocol_error(self, error: sip.RemoteSipError) -> None:
+        response = sip.error_response(error, error.partial, self.settings.profile)
+        answered = f"answered {response.status}" if response is not None else "no answer"
+        self.emit("sip-error", f"malformed SIP ({answered}): {error.message}",
+                  status=error.status_hint, answered=response is not None,
+                  recoverable=error.recoverable)
+        if response is not None:
+            self.transport.write(sip.to_bytes(response))
+        if error.recoverable and response is not None:
+            self._drain_after_error()
+            return
+        self.closing_reason = "fakepeer closed the connection after a malformed message"
+        self.transport.loseConnection()
+
+    def _drain_after_error(self) -> None:
+        """The parser skipped the bad message whole: go on with what follows it."""
+        try:
+            self._drain()
+        except sip.RemoteSipError as error:
+            self._protocol_error(error)
+
+    # -- timers --------------------------------------------------------------------------
+    def _arm_idle_timer(self) -> None:
+        if self._idle is not None and self._idle.active():
+            self._idle.reset(self.settings.idle_timeout)
+        else:
+            self._idle = self.factory.reactor.callLater(self.settings.idle_timeout,
+                                                        self._idle_timeout)
+
+    def _idle_timeout(self) -> None:
+        self.emit("limit", f"idle for {self.settings.idle_timeout:g} s: closing",
+                  limit="idle_timeout")
+        self.closing_reason = "fakepeer closed an idle connection"
+        self.transport.abortConnection()
+
+    # -- the end -------------------------------------------------------------------------
+    def _observation(self) -> TlsObservation | None:
+        try:
+            return observation_for(self.transport)
+        except LookupError:
+            return None
+
+    def connectionLost(self, reason: Failure = None) -> None:
+        if self._idle is not None and self._idle.active():
+            self._idle.cancel()
+        observation = self._observation()
+        if not self.handshake_done:
+            failure = observation.failure() if observation is not None else None
+            if failure is not None:
+                who = "the SBC" if failure.failed_by == "peer" else "fakepeer"
+                alert = f" with alert {failure.alert_name}" if failure.alert_name else ""
+                if failure.failed_by != "peer":
+                    self.closing_reason = "fakepeer closed the connection after refusing TLS"
+                self.emit("tls-failed", f"{who} failed the handshake{alert}: {failure.detail}",
+                          failed_by=failure.failed_by, reason=str(failure.reason),
+                          alert=failure.alert_name,
+                          client_certificate=client_certificate_summary(observation))
+            else:
+                self.emit("tls-failed", "connection closed before any TLS handshake",
+                          failed_by="peer", reason="no-handshake")
+        clean = reason is None or reason.check(ConnectionDone) is not None
+        who = self.closing_reason or "the SBC closed the connection"
+        self.emit("closed", f"{who} ({'clean' if clean else 'not clean'})", clean=clean,
+                  by="fakepeer" if self.closing_reason else "peer")
+        verdict = judge_connection(self.connection_id, self.events, self.factory.clock())
+        self.emit("verdict", verdict.line(), **verdict.to_json())
+        self.factory.connection_ended(self)
+
+
+class SipServerFactory(Factory):
+    """Makes one :class:`SipTlsProtocol` per connection and enforces the connection cap."""
+
+    def __init__(self, settings: ServeSettings, sink: Sink, reactor: IReactorTime,
+                 clock: Callable[[], Any]) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.reactor = reactor
+        self.clock = clock
+        self.ids = ConnectionIds()
+        self.active: set[SipTlsProtocol] = set()
+
+    def buildProtocol(self, addr: Any) -> Protocol | None:
+        peer = f"{getattr(addr, 'host', '?')}:{getattr(addr, 'port', '?')}"
+        connection_id = self.ids.next()
+        if len(self.active) >= self.settings.max_connections:
+            self.sink(Event("tcp-refused", connection_id, peer,
+                            f"connection limit {self.settings.max_connections} reached: refused",
+                            {"limit": "max_connections"}, self.clock()))
+            return None
+        protocol = SipTlsProtocol(self, connection_id, peer)
+        self.active.add(protocol)
+        return protocol
+
+    def connection_ended(self, protocol: SipTlsProtocol) -> None:
+        self.active.discard(protocol)

@@ -1,0 +1,159 @@
+"""A scenario made real: the chain to serve, the TLS policy, the SIP settings, and the
+briefing an engineer reads before pointing an SBC at fakepeer.
+
+This is where the data flow joins: scenario -> certificates and TLS policy -> (listener).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+from fakepeer import sip
+from fakepeer.errors import ConfigError, ScenarioError
+from fakepeer.pki import export, mirrors
+from fakepeer.pki.chain import ServedChain
+from fakepeer.pki.defects import DEFECTS, parse_defect
+from fakepeer.pki.hierarchy import Pki
+from fakepeer.pki.situation import Situation, build_situation
+from fakepeer.scenario.model import Scenario
+from fakepeer.tls import GENESYS, MICROSOFT, TlsPolicy
+from fakepeer.tls.inspect import load_system_roots
+from fakepeer.tls.policy import oversize_ca_list, public_bundle_ca_list
+
+SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+#: What an OpenSSL-family verifier sends for each verify error (real-peers.md section 4).
+ALERT_FOR_VERIFY_ERROR = {
+    9: "bad_certificate", 10: "certificate_expired", 18: "unknown_ca", 19: "unknown_ca",
+    20: "unknown_ca", 23: "certificate_revoked", 26: "unsupported_certificate",
+    62: "bad_certificate", 66: "bad_certificate", 68: "bad_certificate",
+}
+
+#: Defects that need OpenSSL's security level lowered before fakepeer can even serve them.
+_NEEDS_SECLEVEL_0 = {"sha1-signature", "weak-key"}
+
+
+@dataclass(frozen=True)
+class RealizedPeer:
+    scenario: Scenario
+    chain: ServedChain
+    policy: TlsPolicy
+    client_trust: tuple[x509.Certificate, ...]
+    sip_profile: sip.SipProfile
+    responder_policy: sip.ResponderPolicy
+
+    @property
+    def expected(self) -> str:
+        """What a correctly configured SBC does with this scenario."""
+        if self.scenario.expect != "accept" or not self.scenario.defects:
+            return self.scenario.expect
+        for text in self.scenario.defects:
+            info, _ = parse_defect(text)
+            if info.verify_error is not None and info.name != "rotated-root":
+                return f"reject:{ALERT_FOR_VERIFY_ERROR.get(info.verify_error, 'bad_certificate')}"
+        return "accept"
+
+
+def _policy(scenario: Scenario, pki: Pki) -> TlsPolicy:
+    policy = MICROSOFT if scenario.profile == "microsoft" else GENESYS
+    spec = scenario.tls
+    try:
+        if spec.min_version or spec.max_version:
+            policy = policy.with_versions(spec.min_version or policy.min_version,
+                                          spec.max_version or spec.min_version
+                                          or policy.max_version)
+        if spec.ciphers:
+            policy = policy.with_ciphers(*spec.ciphers)
+        if spec.groups:
+            policy = policy.with_groups(*spec.groups)
+        if spec.client_certificate:
+            policy = policy.with_client_certificate(spec.client_certificate)
+        if spec.ca_list:
+            policy = policy.with_ca_list(_ca_list(spec.ca_list, pki))
+        if spec.tolerate_missing_client_auth:
+            policy = policy.tolerating(26)
+        if _NEEDS_SECLEVEL_0 & {parse_defect(d)[0].name for d in scenario.defects}:
+            policy = policy.with_insecure_security_level(0)
+    except ValueError as exc:
+        raise ScenarioError(f"scenario {scenario.name}: {exc}") from None
+    return policy
+
+
+def _ca_list(choice: str, pki: Pki) -> tuple[x509.Name, ...]:
+    if choice == "empty":
+        return ()
+    seven = tuple(c.certificate.subject for c in pki.certificates(mirrors.MICROSOFT_2026_ROOTS))
+    if choice == "seven-roots":
+        return seven
+    bundle = public_bundle_ca_list(SYSTEM_BUNDLE)
+    if choice == "public-bundle":
+        return seven + bundle
+    return oversize_ca_list(base=seven + bundle)
+
+
+def client_trust(pki: Pki) -> tuple[x509.Certificate, ...]:
+    """What the cloud trusts for SBC certificates: the real public roots of the system
+    bundle plus fakepeer's mirrored public roots (which issue lab SBC certificates).
+    fakepeer's own untrusted lab root is deliberately absent."""
+    mirrored = tuple(c.certificate for c in pki.certificates([r.id for r in mirrors.ROOTS]))
+    try:
+        system = load_system_roots(SYSTEM_BUNDLE).roots
+    except FileNotFoundError:
+        system = ()
+    return mirrored + tuple(system)
+
+
+def realize(scenario: Scenario, pki: Pki) -> RealizedPeer:
+    if scenario.era not in mirrors.ERAS:
+        raise ScenarioError(f"scenario {scenario.name}: unknown era {scenario.era!r}; "
+                            f"known: {', '.join(mirrors.ERAS)}")
+    for text in scenario.defects:
+        name = text.partition("=")[0]
+        if name not in DEFECTS:
+            raise ScenarioError(f"scenario {scenario.name}: unknown defect {name!r}; "
+                                f"known: {', '.join(DEFECTS)}")
+    chain = build_situation(pki, Situation(scenario.era, scenario.path, scenario.defects))
+    profile = sip.MICROSOFT if scenario.profile == "microsoft" else sip.GENESYS
+    responder = sip.ResponderPolicy(options_status=scenario.sip.options_status,
+                                    invite_status=scenario.sip.invite_status)
+    return RealizedPeer(scenario, chain, _policy(scenario, pki), client_trust(pki), profile,
+                        responder)
+
+
+def briefing(peer: RealizedPeer, listen: list[str]) -> list[str]:
+    """What the engineer needs before pointing the SBC here, in reading order."""
+    scenario, chain = peer.scenario, peer.chain
+    era = mirrors.ERAS[scenario.era]
+    lines = [f"fakepeer serves scenario '{scenario.name}': {scenario.description or era.title}",
+             f"  listening on {', '.join(listen)}; chain {chain.label}", ""]
+    lines += ["  " + line for line in export.s_client_chain(chain.sent)]
+    names = [n for n in chain.names if not n.startswith("*.")] or list(chain.names)
+    lines += ["", "  Dial one of (map it to this host in DNS or /etc/hosts): "
+              + ", ".join(f"{n}:5061" for n in names)]
+    lines.append("  Roots the SBC must trust:")
+    for anchor in chain.trust_anchors:
+        lines.append(f"    {export.openssl_oneline(anchor.subject)}")
+        lines.append(f"      SHA-1 {export.colon_thumbprint(anchor)}")
+    lines.append(f"    export them: fakepeer certs export --roots {scenario.era} --out roots/")
+    policy = peer.policy
+    lines.append(f"  TLS: {policy.min_version}..{policy.max_version}, ciphers "
+                 f"{':'.join(policy.ciphers)}; client certificate {policy.client_certificate}")
+    expected = peer.expected
+    if expected == "accept":
+        lines.append("  A correctly configured SBC completes TLS, sends OPTIONS with its "
+                     "FQDN in Contact and gets 200 OK.")
+    else:
+        alert = expected.partition(":")[2]
+        lines.append("  A correctly configured SBC refuses this chain"
+                     + (f" (it should send alert {alert})." if alert else "."))
+    return lines
+
+
+def check_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"--listen {text!r}: expected HOST:PORT, e.g. 0.0.0.0:5061")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - a lab SBC must reach us

@@ -1,0 +1,695 @@
+"""What a peer *is*, declaratively: profile, certificates, TLS policy, SIP behaviour, a
+timeline of phases, per-name chains, and what a correctly configured SBC should do.
+
+Imports nothing else from fakepeer but its errors, so scenario files can be validated
+without building anything. The names this module accepts for eras, chain paths, defects
+and alerts are kept here as data; ``tests/scenario/test_model.py`` checks that they match
+``fakepeer.pki.mirrors``, ``fakepeer.pki.defects`` and ``fakepeer.tls.alerts``.
+
+Every value validates itself when built and names the key that is wrong, relative to the
+value (``tls.min_version``, ``phases[1].path``); ``fakepeer.scenario.load`` adds the file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from fakepeer.errors import ScenarioError
+
+PROFILES = ("microsoft", "genesys")
+CLIENT_CERTIFICATE_MODES = ("required", "optional", "off")
+CA_LISTS = ("empty", "seven-roots", "public-bundle", "oversize")
+TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+#: What fakepeer does with an SBC's OPTIONS: answer it (``options_status``, after
+#: ``options_delay``), never answer it (the SBC's transaction times out: 408 after Timer F,
+#: 64*T1 = 32 s, RFC 3261 §17.1.2.2), or reset the TCP connection instead of answering.
+OPTIONS_ACTIONS = ("answer", "ignore", "reset")
+
+#: The outcomes a scenario can expect. ``accept``: TLS completes and OPTIONS get 200 (the
+#: trunk is Active). ``reject``: the TLS handshake ends with an alert (``by`` says which
+#: side sends it). ``mark-down``: TLS is up but the SIP exchange fails (403, 503, no
+#: answer, a reset) and the SBC must take the trunk out of service and fail over.
+REACTIONS = ("accept", "reject", "mark-down")
+#: Who sends the alert of a ``reject``. ``either`` is for version mismatches: a TLS
+#: 1.2-only SBC refuses the version fakepeer picks, one that offers 1.3 lets fakepeer refuse.
+ALERT_SENDERS = ("sbc", "fakepeer", "either")
+
+#: Whether each profile asks for a client certificate when ``tls.client_certificate`` is
+#: not given (fakepeer.tls.MICROSOFT and GENESYS: Teams requires mutual TLS, Genesys never
+#: does).
+PROFILE_CLIENT_CERTIFICATE = {"microsoft": "required", "genesys": "off"}
+
+#: fakepeer.pki.mirrors.ERAS as data: era -> its profile.
+ERA_PROFILES = {
+    "microsoft-2020": "microsoft",
+    "microsoft-2023": "microsoft",
+    "microsoft-2026": "microsoft",
+    "genesys": "genesys",
+}
+#: fakepeer.pki.mirrors.ERAS as data: era -> its chain paths, the default one first.
+ERA_PATHS = {
+    "microsoft-2020": ("baltimore",),
+    "microsoft-2023": ("digicert-g2", "microsoft-2017", "ecc-g3", "ecc-microsoft-2017"),
+    "microsoft-2026": ("digicert-g2", "microsoft-2017", "self-signed-g2", "digicert-g5",
+                       "ecc-g3"),
+    "genesys": ("digicert-g2", "digicert-g3", "digicert-ev"),
+}
+DEFAULT_ERA = "microsoft-2026"
+
+#: fakepeer.pki.defects.DEFECTS as data.
+DEFECT_NAMES = (
+    "expired-leaf", "not-yet-valid", "expired-intermediate", "wrong-san", "cn-only",
+    "ip-only-san", "wildcard-too-deep", "self-signed-leaf", "untrusted-root", "rotated-root",
+    "sha1-signature", "weak-key", "no-server-auth", "no-client-auth", "revoked", "leaf-only",
+    "missing-intermediate", "reversed", "with-root", "with-extra", "both-cross-signed",
+)
+#: Defects that take ``=ARGUMENT`` and what kind of argument: a DNS name, an IP address,
+#: or an era (``rotated-root`` needs one; the others have defaults).
+DEFECT_ARGUMENTS = {"wrong-san": "dns", "ip-only-san": "ip", "rotated-root": "era"}
+_REQUIRED_ARGUMENTS = frozenset({"rotated-root"})
+#: Defects that choose what is sent after the leaf; two of them cannot both apply.
+SHAPE_DEFECTS = frozenset({"leaf-only", "missing-intermediate", "reversed", "with-root",
+                           "with-extra", "both-cross-signed"})
+
+#: TLS alert description names (fakepeer.tls.alerts.ALERTS), for ``expect.alert``.
+ALERT_NAMES = (
+    "close_notify", "unexpected_message", "bad_record_mac", "decryption_failed",
+    "record_overflow", "decompression_failure", "handshake_failure", "no_certificate",
+    "bad_certificate", "unsupported_certificate", "certificate_revoked", "certificate_expired",
+    "certificate_unknown", "illegal_parameter", "unknown_ca", "access_denied", "decode_error",
+    "decrypt_error", "export_restriction", "protocol_version", "insufficient_security",
+    "internal_error", "inappropriate_fallback", "user_canceled", "no_renegotiation",
+    "missing_extension", "unsupported_extension", "certificate_unobtainable",
+    "unrecognized_name", "bad_certificate_status_response", "bad_certificate_hash_value",
+    "unknown_psk_identity", "certificate_required", "no_application_protocol", "ech_required",
+)
+
+#: Longest ``options_delay``: past the SBC's 32 s transaction timeout a delay is a lost
+#: answer, and past 3-5 minutes without a 200 Teams demotes the SBC (real-peers.md §3);
+#: ten minutes leaves room to watch both.
+MAX_OPTIONS_DELAY = 600.0
+#: ``expect.purpose`` is the one line ``fakepeer scenarios list`` shows.
+MAX_PURPOSE_LENGTH = 100
+
+_SCENARIO_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
+_DNS_NAME = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*"
+                       r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+class ScenarioValueError(ScenarioError, ValueError):
+    """An invalid scenario value. ``key`` is where it sits inside the scenario
+    (``tls.ciphers[0]``, ``phases[1].era``); ``problem`` says what is wrong and what is
+    allowed. A ``ValueError`` too, so callers that wrap ``ValueError`` keep working."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}" if key else problem)
+        self.key = key
+        self.problem = problem
+
+    def within(self, prefix: str) -> ScenarioValueError:
+        """The same error one level down: ``tls.x`` within ``phases[0]``."""
+        return ScenarioValueError(join_key(prefix, self.key), self.problem)
+
+
+def join_key(prefix: str, key: str) -> str:
+    if not prefix:
+        return key
+    if not key:
+        return prefix
+    return f"{prefix}{key}" if key.startswith("[") else f"{prefix}.{key}"
+
+
+def key_part(name: str) -> str:
+    """A table key as TOML writes it in a dotted path: bare, or quoted when it has dots."""
+    return name if _BARE_KEY.match(name) else '"' + name.replace('"', '\\"') + '"'
+
+
+def one_of(values: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(values)
+
+
+# --- small validators, each naming the key ------------------------------------------------
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _str(key: str, value: object, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise ScenarioValueError(key, f"expected a string, got {_kind(value)}")
+
+
+def _choice(key: str, value: object, choices: tuple[str, ...], *,
+            optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    _str(key, value)
+    if value not in choices:
+        raise ScenarioValueError(key, f"{value!r} is not one of {one_of(choices)}")
+
+
+def _int(key: str, value: object, low: int, high: int, *, optional: bool = False,
+         what: str = "") -> None:
+    if value is None and optional:
+        return
+    if type(value) is not int:
+        raise ScenarioValueError(key, f"expected an integer, got {_kind(value)}")
+    if not low <= value <= high:
+        raise ScenarioValueError(key, f"{value} is not {what or f'in {low}-{high}'}")
+
+
+def _bool(key: str, value: object) -> None:
+    if type(value) is not bool:
+        raise ScenarioValueError(key, f"expected true or false, got {_kind(value)}")
+
+
+def _line(key: str, value: object, limit: int | None = None) -> None:
+    _str(key, value)
+    assert isinstance(value, str)
+    if "\n" in value:
+        raise ScenarioValueError(key, "must be one line")
+    if limit is not None and len(value) > limit:
+        raise ScenarioValueError(key, f"{len(value)} characters; keep it to {limit} or fewer")
+
+
+def _strings(owner: object, attribute: str, key: str, *, optional: bool = False,
+             allow_empty: bool = True) -> tuple[str, ...] | None:
+    """Check (and store as a tuple) a sequence of non-empty strings without spaces."""
+    value = getattr(owner, attribute)
+    if value is None and optional:
+        return None
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ScenarioValueError(key, f"expected an array of strings, got {_kind(value)}")
+    items = tuple(value)
+    if not items and not allow_empty:
+        raise ScenarioValueError(key, "must not be empty")
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ScenarioValueError(f"{key}[{index}]", f"expected a string, got {_kind(item)}")
+        if not item or item != item.strip() or ":" in item or " " in item:
+            raise ScenarioValueError(f"{key}[{index}]", f"{item!r} is not a single name "
+                                     "(one name per array item, no spaces or colons)")
+    object.__setattr__(owner, attribute, items)
+    return items
+
+
+def _dns_name(key: str, value: object) -> str:
+    _str(key, value)
+    assert isinstance(value, str)
+    name = value.lower().rstrip(".")
+    if not _DNS_NAME.match(name):
+        raise ScenarioValueError(key, f"{value!r} is not a DNS host name")
+    return name
+
+
+# --- the parts of a scenario ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSpec:
+    """Changes to the profile's TLS policy; ``None`` keeps the profile's own value."""
+
+    min_version: str | None = None
+    max_version: str | None = None
+    #: OpenSSL cipher names for TLS 1.2 and older, one per item, in order of preference.
+    ciphers: tuple[str, ...] | None = None
+    #: OpenSSL group names for (EC)DHE (``secp384r1``, ``X25519``...).
+    groups: tuple[str, ...] | None = None
+    client_certificate: str | None = None
+    #: The CertificateRequest's CA names (only sent when a client certificate is asked for).
+    ca_list: str | None = None
+    #: Accept a client certificate whose EKU lacks clientAuth (late-2025 relaxation).
+    tolerate_missing_client_auth: bool = False
+    #: OpenSSL ``@SECLEVEL=n`` on fakepeer's side. OpenSSL 3 refuses TLS 1.0/1.1 (their
+    #: MD5+SHA-1 handshake signatures) at the default level 1, so serving them needs 0.
+    insecure_security_level: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("min_version", "max_version"):
+            _choice(f"tls.{name}", getattr(self, name), TLS_VERSIONS, optional=True)
+        if (self.min_version and self.max_version and TLS_VERSIONS.index(self.min_version)
+                > TLS_VERSIONS.index(self.max_version)):
+            raise ScenarioValueError("tls.min_version", f"{self.min_version} is above "
+                                     f"max_version {self.max_version}")
+        _strings(self, "ciphers", "tls.ciphers", optional=True, allow_empty=False)
+        _strings(self, "groups", "tls.groups", optional=True, allow_empty=False)
+        _choice("tls.client_certificate", self.client_certificate, CLIENT_CERTIFICATE_MODES,
+                optional=True)
+        _choice("tls.ca_list", self.ca_list, CA_LISTS, optional=True)
+        _bool("tls.tolerate_missing_client_auth", self.tolerate_missing_client_auth)
+        _int("tls.insecure_security_level", self.insecure_security_level, 0, 5, optional=True,
+             what="an OpenSSL security level (0-5)")
+
+
+@dataclass(frozen=True, slots=True)
+class SipSpec:
+    """How fakepeer answers: OPTIONS status, delay or silence, INVITE's final response,
+    tenant domains, and whether it dials back."""
+
+    options_status: int = 200
+    #: The final response to any INVITE: 300-699 (a 2xx would open a dialog fakepeer
+    #: cannot carry; fakepeer never places calls).
+    invite_status: int = 503
+    #: Domains the Contact FQDN must belong to; ``None`` accepts any the certificate proves.
+    tenant_domains: tuple[str, ...] | None = None
+    #: After a 200 to the SBC's OPTIONS, open a new TLS connection to the Contact FQDN and
+    #: port as the client, present the chain, and send fakepeer's own OPTIONS (Teams does).
+    dialback: bool = False
+    #: Seconds to wait before answering an OPTIONS.
+    options_delay: float = 0.0
+    #: One of OPTIONS_ACTIONS.
+    options_action: str = "answer"
+
+    def __post_init__(self) -> None:
+        _int("sip.options_status", self.options_status, 200, 699,
+             what="a final SIP status (200-699)")
+        _int("sip.invite_status", self.invite_status, 300, 699,
+             what="a final SIP status fakepeer can send to an INVITE (300-699)")
+        domains = _strings(self, "tenant_domains", "sip.tenant_domains", optional=True,
+                           allow_empty=False)
+        if domains is not None:
+            object.__setattr__(self, "tenant_domains", tuple(
+                _dns_name(f"sip.tenant_domains[{i}]", d) for i, d in enumerate(domains)))
+        _bool("sip.dialback", self.dialback)
+        delay = self.options_delay
+        if isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise ScenarioValueError("sip.options_delay",
+                                     f"expected a number of seconds, got {_kind(delay)}")
+        if not (math.isfinite(delay) and 0 <= delay <= MAX_OPTIONS_DELAY):
+            raise ScenarioValueError("sip.options_delay",
+                                     f"{delay} is not in 0-{MAX_OPTIONS_DELAY:g} seconds")
+        object.__setattr__(self, "options_delay", float(delay))
+        _choice("sip.options_action", self.options_action, OPTIONS_ACTIONS)
+        if self.options_delay and self.options_action != "answer":
+            raise ScenarioValueError("sip.options_delay", "only applies when options_action "
+                                     f"is 'answer' (it is {self.options_action!r})")
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What a correctly configured SBC does, in a form a verdict can check.
+
+    ``reaction`` is one of REACTIONS. For ``reject``, ``alert`` is the TLS alert that ends
+    the handshake and ``by`` says who sends it: the SBC (it refuses fakepeer's chain or
+    version), or fakepeer (it refuses the SBC as the real peer would: no shared cipher, no
+    or an untrusted client certificate). For ``mark-down``, ``sip_status`` is the status
+    the SBC sees (408 when it times out). ``purpose`` is the scenario's one-line summary;
+    ``reason`` explains the expectation; ``setup`` says what to change on the SBC first.
+    """
+
+    reaction: str = "accept"
+    alert: str | None = None
+    by: str = "sbc"
+    sip_status: int | None = None
+    reason: str = ""
+    purpose: str = ""
+    setup: str = ""
+
+    def __post_init__(self) -> None:
+        _choice("expect.reaction", self.reaction, REACTIONS)
+        _choice("expect.alert", self.alert, ALERT_NAMES, optional=True)
+        if self.alert is not None and self.reaction != "reject":
+            raise ScenarioValueError("expect.alert", "only a 'reject' expects an alert "
+                                     f"(reaction is {self.reaction!r})")
+        _choice("expect.by", self.by, ALERT_SENDERS)
+        if self.by != "sbc" and self.reaction != "reject":
+            raise ScenarioValueError("expect.by", "only a 'reject' has a side that refuses "
+                                     f"(reaction is {self.reaction!r})")
+        _int("expect.sip_status", self.sip_status, 300, 699, optional=True,
+             what="a failure status (300-699)")
+        if self.sip_status is not None and self.reaction != "mark-down":
+            raise ScenarioValueError("expect.sip_status", "only a 'mark-down' expects a SIP "
+                                     f"status (reaction is {self.reaction!r})")
+        _str("expect.reason", self.reason)
+        _str("expect.setup", self.setup)
+        _line("expect.purpose", self.purpose, MAX_PURPOSE_LENGTH)
+
+    @property
+    def code(self) -> str:
+        """The compact form kept in ``Scenario.expect``: ``accept``, ``reject:unknown_ca``,
+        ``mark-down:503``."""
+        if self.alert:
+            return f"{self.reaction}:{self.alert}"
+        if self.sip_status is not None:
+            return f"{self.reaction}:{self.sip_status}"
+        return self.reaction
+
+    def summary(self) -> str:
+        """A few words for a table: ``reject (unknown_ca)``, ``fakepeer refuses (...)``."""
+        if self.reaction == "reject":
+            who = {"sbc": "SBC rejects", "fakepeer": "fakepeer refuses"}.get(self.by, "rejected")
+            return who + (f" ({self.alert})" if self.alert else "")
+        if self.reaction == "mark-down":
+            return "mark down" + (f" ({self.sip_status})" if self.sip_status else "")
+        return "accept"
+
+    @classmethod
+    def parse(cls, text: str, key: str = "expect") -> Expectation:
+        """``accept``, ``reject``, ``reject:ALERT``, ``mark-down`` or ``mark-down:STATUS``."""
+        _str(key, text)
+        reaction, colon, detail = text.partition(":")
+        if reaction not in REACTIONS or (colon and (not detail or reaction == "accept")):
+            raise ScenarioValueError(key, f"{text!r} is not one of accept, reject, "
+                                     "reject:ALERT, mark-down, mark-down:STATUS")
+        if not colon:
+            return cls(reaction)
+        if reaction == "reject":
+            if detail not in ALERT_NAMES:
+                raise ScenarioValueError(key, f"{text!r}: unknown alert {detail!r}; known: "
+                                         f"{one_of(ALERT_NAMES)}")
+            return cls(reaction, alert=detail)
+        if not detail.isdigit() or not 300 <= int(detail) <= 699:
+            raise ScenarioValueError(key, f"{text!r}: {detail!r} is not a failure status "
+                                     "(300-699)")
+        return cls(reaction, sip_status=int(detail))
+
+
+#: The default Expectation of a Scenario built without one: taken from ``expect``.
+_FROM_EXPECT = Expectation(purpose="(taken from expect)")
+
+
+@dataclass(frozen=True, slots=True)
+class NameOverride:
+    """Serve another chain to an SBC that asks for ``name`` in SNI (the staged rollout
+    served different chains on sip, sip2 and sip3). ``None`` keeps the scenario's value;
+    setting ``era`` without ``path`` means that era's default path. Values are checked
+    against the era when the override sits in a Scenario."""
+
+    name: str
+    era: str | None = None
+    path: str | None = None
+    defects: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", _dns_name("name", self.name))
+        _choice("era", self.era, tuple(ERA_PROFILES), optional=True)
+        _str("path", self.path, optional=True)
+        _strings(self, "defects", "defects", optional=True)
+
+    def apply(self, base: Scenario) -> Scenario:
+        """``base`` as served to this name (without per-name overrides)."""
+        era = self.era or base.era
+        path = self.path if self.path is not None else (None if self.era else base.path)
+        defects = self.defects if self.defects is not None else base.defects
+        return replace(base, era=era, path=path, defects=defects, names=(), phases=())
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One step of a timeline. It lasts ``duration`` seconds or ``until_connections``
+    inbound connections (the last phase may set neither: it lasts until fakepeer stops).
+    Every other field overrides the scenario's while the phase runs; ``None`` keeps it.
+    Setting ``era`` without ``path`` means that era's default path; ``tls``/``sip`` replace
+    the scenario's whole spec (scenario files write only the keys that change, and the
+    loader merges them); ``names`` replaces the scenario's per-name overrides (``()``
+    clears them)."""
+
+    name: str = ""
+    duration: float | None = None
+    until_connections: int | None = None
+    description: str = ""
+    era: str | None = None
+    path: str | None = None
+    defects: tuple[str, ...] | None = None
+    tls: TlsSpec | None = None
+    sip: SipSpec | None = None
+    names: tuple[NameOverride, ...] | None = None
+    expectation: Expectation | None = None
+
+    def __post_init__(self) -> None:
+        _line("name", self.name, 60)
+        _str("description", self.description)
+        if self.duration is not None:
+            if isinstance(self.duration, bool) or not isinstance(self.duration, int | float):
+                raise ScenarioValueError("duration", "expected a number of seconds, got "
+                                         f"{_kind(self.duration)}")
+            if not (math.isfinite(self.duration) and self.duration > 0):
+                raise ScenarioValueError("duration", f"{self.duration} is not a positive "
+                                         "number of seconds")
+            object.__setattr__(self, "duration", float(self.duration))
+        _int("until_connections", self.until_connections, 1, 1_000_000, optional=True,
+             what="a number of connections (1 or more)")
+        if self.duration is not None and self.until_connections is not None:
+            raise ScenarioValueError("until_connections", "give duration or "
+                                     "until_connections, not both")
+        _choice("era", self.era, tuple(ERA_PROFILES), optional=True)
+        _str("path", self.path, optional=True)
+        _strings(self, "defects", "defects", optional=True)
+        for key, value, kind in (("tls", self.tls, TlsSpec), ("sip", self.sip, SipSpec),
+                                 ("expect", self.expectation, Expectation)):
+            if value is not None and not isinstance(value, kind):
+                raise ScenarioValueError(key, f"expected a {kind.__name__}, got {_kind(value)}")
+        if self.names is not None:
+            object.__setattr__(self, "names", _name_overrides(self.names, "names"))
+
+    @property
+    def ends(self) -> str:
+        """When the phase ends, in words."""
+        if self.duration is not None:
+            return f"after {_seconds(self.duration)}"
+        if self.until_connections is not None:
+            plural = "s" if self.until_connections != 1 else ""
+            return f"after {self.until_connections} connection{plural}"
+        return "when fakepeer stops"
+
+
+def _seconds(value: float) -> str:
+    whole = int(value)
+    if value != whole:
+        return f"{value:g} s"
+    for unit, size in (("h", 3600), ("min", 60)):
+        if whole >= size and whole % size == 0:
+            return f"{whole // size} {unit} ({whole} s)"
+    return f"{whole} s"
+
+
+def _name_overrides(value: object, key: str) -> tuple[NameOverride, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ScenarioValueError(key, f"expected NameOverride values, got {_kind(value)}")
+    seen: set[str] = set()
+    for item in value:
+        if not isinstance(item, NameOverride):
+            raise ScenarioValueError(key, f"expected NameOverride values, got {_kind(item)}")
+        if item.name in seen:
+            raise ScenarioValueError(f"{key}.{key_part(item.name)}", "given twice")
+        seen.add(item.name)
+    return tuple(value)
+
+
+def check_defects(defects: tuple[str, ...], era: str, key: str = "defects") -> None:
+    """Each defect is known, takes an argument only if it can, does not repeat, and at
+    most one chooses the chain shape; ``rotated-root=ERA`` names another known era."""
+    shapes: list[str] = []
+    seen: set[str] = set()
+    for index, text in enumerate(defects):
+        where = f"{key}[{index}]"
+        name, eq, argument = text.partition("=")
+        if name not in DEFECT_NAMES:
+            raise ScenarioValueError(where, f"unknown defect {name!r}; known: "
+                                     f"{one_of(DEFECT_NAMES)}")
+        if name in seen:
+            raise ScenarioValueError(where, f"defect {name} is given twice")
+        seen.add(name)
+        kind = DEFECT_ARGUMENTS.get(name)
+        if eq and kind is None:
+            raise ScenarioValueError(where, f"defect {name} takes no argument (got {argument!r});"
+                                     f" defects with one: {one_of(list(DEFECT_ARGUMENTS))}")
+        if not argument and name in _REQUIRED_ARGUMENTS:
+            raise ScenarioValueError(where, f"defect {name} needs an argument: {name}=ERA, "
+                                     f"ERA one of {one_of(list(ERA_PROFILES))}")
+        if argument:
+            _check_argument(where, name, kind, argument, era)
+        if name in SHAPE_DEFECTS:
+            shapes.append(name)
+    if len(shapes) > 1:
+        raise ScenarioValueError(key, f"{' and '.join(shapes)} each choose what is sent after "
+                                 "the leaf; keep one")
+
+
+def _check_argument(where: str, name: str, kind: str | None, argument: str, era: str) -> None:
+    if kind == "era":
+        if argument not in ERA_PROFILES:
+            raise ScenarioValueError(where, f"{name}: unknown era {argument!r}; known: "
+                                     f"{one_of(list(ERA_PROFILES))}")
+        if argument == era:
+            raise ScenarioValueError(where, f"{name}={argument} rotates to the era already "
+                                     "served; name another era")
+    elif kind == "ip":
+        try:
+            ipaddress.ip_address(argument)
+        except ValueError:
+            raise ScenarioValueError(where, f"{name}: {argument!r} is not an IP address") \
+                from None
+    elif kind == "dns":
+        _dns_name(where, argument)
+
+
+def check_path(path: str | None, era: str, key: str = "path") -> None:
+    if path is not None and path not in ERA_PATHS[era]:
+        raise ScenarioValueError(key, f"era {era} has no chain path {path!r}; known: "
+                                 f"{one_of(ERA_PATHS[era])}")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One certificate-and-protocol situation to serve, and its expected outcome.
+
+    ``expect`` is the compact form (``accept``, ``reject:unknown_ca``, ``mark-down:503``)
+    and ``expectation`` the full one; give either, the other is filled in. ``phases`` is a
+    timeline (empty: the scenario as written, for as long as fakepeer runs); ``names``
+    serves other chains by SNI name. ``source`` is the file it was loaded from.
+    """
+
+    name: str
+    description: str = ""
+    profile: str = "microsoft"
+    era: str = DEFAULT_ERA
+    path: str | None = None
+    defects: tuple[str, ...] = ()
+    tls: TlsSpec = field(default_factory=TlsSpec)
+    sip: SipSpec = field(default_factory=SipSpec)
+    #: "accept", "reject" (optionally with the alert a correct SBC sends, e.g.
+    #: "reject:unknown_ca"), or "mark-down" (optionally with the SIP status it sees).
+    expect: str = "accept"
+    expectation: Expectation = _FROM_EXPECT
+    phases: tuple[Phase, ...] = ()
+    names: tuple[NameOverride, ...] = ()
+    source: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _str("name", self.name)
+        if not _SCENARIO_NAME.match(self.name):
+            raise ScenarioValueError("name", f"{self.name!r} is not a scenario name (lower-case "
+                                     "letters, digits, '.', '_' and '-', as in a file name)")
+        _str("description", self.description)
+        _choice("profile", self.profile, PROFILES)
+        _choice("era", self.era, tuple(ERA_PROFILES))
+        _str("path", self.path, optional=True)
+        check_path(self.path, self.era)
+        _strings(self, "defects", "defects")
+        check_defects(self.defects, self.era)
+        for key, value, kind in (("tls", self.tls, TlsSpec), ("sip", self.sip, SipSpec)):
+            if not isinstance(value, kind):
+                raise ScenarioValueError(key, f"expected a {kind.__name__}, got {_kind(value)}")
+        self._settle_expectation()
+        object.__setattr__(self, "names", _name_overrides(self.names, "names"))
+        self._check_names(self.names, self.era, self.path, self.defects, "names")
+        self._check_ca_list(self.tls, "tls")
+        self._check_phases()
+
+    def _settle_expectation(self) -> None:
+        if self.expectation is _FROM_EXPECT:
+            object.__setattr__(self, "expectation", Expectation.parse(self.expect))
+            return
+        if not isinstance(self.expectation, Expectation):
+            raise ScenarioValueError("expect", f"expected an Expectation, got "
+                                     f"{_kind(self.expectation)}")
+        if self.expect not in ("accept", self.expectation.code):
+            raise ScenarioValueError("expect", f"{self.expect!r} disagrees with the "
+                                     f"expectation {self.expectation.code!r}")
+        object.__setattr__(self, "expect", self.expectation.code)
+
+    def _check_ca_list(self, tls: TlsSpec, key: str) -> None:
+        mode = tls.client_certificate or PROFILE_CLIENT_CERTIFICATE[self.profile]
+        if tls.ca_list is not None and mode == "off":
+            raise ScenarioValueError(f"{key}.ca_list", "is only sent in a CertificateRequest, "
+                                     "and no client certificate is asked for (set "
+                                     "client_certificate to required or optional)")
+
+    @staticmethod
+    def _check_names(names: tuple[NameOverride, ...], era: str, path: str | None,
+                     defects: tuple[str, ...], key: str) -> None:
+        for override in names:
+            where = f"{key}.{key_part(override.name)}"
+            name_era = override.era or era
+            name_path = override.path if override.path is not None else (
+                None if override.era else path)
+            check_path(name_path, name_era, f"{where}.path")
+            check_defects(override.defects if override.defects is not None else defects,
+                          name_era, f"{where}.defects")
+
+    def _check_phases(self) -> None:
+        if isinstance(self.phases, str) or not isinstance(self.phases, list | tuple):
+            raise ScenarioValueError("phases", f"expected Phase values, got {_kind(self.phases)}")
+        named: list[Phase] = []
+        seen: set[str] = set()
+        for index, phase in enumerate(self.phases):
+            where = f"phases[{index}]"
+            if not isinstance(phase, Phase):
+                raise ScenarioValueError(where, f"expected a Phase, got {_kind(phase)}")
+            if not phase.name:
+                phase = replace(phase, name=f"phase-{index + 1}")
+            if phase.name in seen:
+                raise ScenarioValueError(f"{where}.name", f"{phase.name!r} is used by an "
+                                         "earlier phase")
+            seen.add(phase.name)
+            last = index == len(self.phases) - 1
+            if not last and phase.duration is None and phase.until_connections is None:
+                raise ScenarioValueError(where, "only the last phase may run until fakepeer "
+                                         "stops; give duration or until_connections")
+            effective = self._apply(phase)
+            check_path(effective.path, effective.era, f"{where}.path")
+            check_defects(effective.defects, effective.era, f"{where}.defects")
+            self._check_names(effective.names, effective.era, effective.path,
+                              effective.defects, f"{where}.names")
+            self._check_ca_list(effective.tls, f"{where}.tls")
+            named.append(phase)
+        object.__setattr__(self, "phases", tuple(named))
+
+    def _apply(self, phase: Phase) -> Scenario:
+        era = phase.era or self.era
+        path = phase.path if phase.path is not None else (None if phase.era else self.path)
+        return replace(
+            self, era=era, path=path,
+            defects=phase.defects if phase.defects is not None else self.defects,
+            tls=phase.tls or self.tls, sip=phase.sip or self.sip,
+            names=phase.names if phase.names is not None else self.names,
+            expectation=phase.expectation or self.expectation, expect="accept",
+            description=phase.description or self.description, phases=(),
+        )
+
+    # --- what serve and the verdicts use -------------------------------------------------
+
+    @property
+    def purpose(self) -> str:
+        """One line: the expectation's purpose, else the description's first line."""
+        return self.expectation.purpose or self.description.strip().split("\n", 1)[0]
+
+    def at_phase(self, index: int) -> Scenario:
+        """The scenario as served during phase ``index``: overrides applied, no phases."""
+        return self._apply(self.phases[index])
+
+    def timeline(self) -> tuple[tuple[Phase, Scenario], ...]:
+        """Each phase with the scenario it serves; one open-ended phase when none given."""
+        if not self.phases:
+            return ((Phase(name="always"), replace(self, phases=())),)
+        return tuple((phase, self.at_phase(i)) for i, phase in enumerate(self.phases))
+
+    def for_name(self, server_name: str | None) -> Scenario:
+        """What is served to an SBC that sent ``server_name`` in SNI (``None``: no SNI)."""
+        wanted = (server_name or "").lower().rstrip(".")
+        for override in self.names:
+            if override.name == wanted:
+                return override.apply(self)
+        return replace(self, names=(), phases=()) if (self.names or self.phases) else self

@@ -1,0 +1,128 @@
+"""Kamailio from Debian's packages as a real SIP-over-TLS peer on loopback.
+
+Configured like an SBC's TLS listener: it answers OPTIONS with ``sl_send_reply`` (200),
+everything else with 503, and its tls.cfg decides whether it verifies and requires the
+other side's certificate and which roots it trusts. Used by tests (an SBC that fakepeer
+dials) and by the benchmark (the C reference serving OPTIONS over TLS).
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
+
+_CONFIG = """#!KAMAILIO
+debug={debug}
+log_stderror=yes
+fork=yes
+children={children}
+tcp_children={children}
+enable_tls=yes
+auto_aliases=no
+listen=tls:127.0.0.1:{port}
+tcp_connection_lifetime=3600
+tcp_max_connections=20000
+tls_max_connections=20000
+mpath="{modules}/"
+loadmodule "sl.so"
+loadmodule "textops.so"
+loadmodule "tls.so"
+modparam("tls", "config", "{folder}/tls.cfg")
+request_route {{
+    if (is_method("OPTIONS")) {{
+        sl_send_reply("200", "OK");
+        exit;
+    }}
+    sl_send_reply("503", "Service Unavailable");
+}}
+"""
+
+_TLS = """[server:default]
+method = {method}
+verify_certificate = {verify}
+require_certificate = {require}
+certificate = {folder}/chain.pem
+private_key = {folder}/key.pem
+{ca_line}
+cipher_list = {ciphers}
+
+[client:default]
+verify_certificate = no
+require_certificate = no
+"""
+
+
+@dataclass
+class Kamailio:
+    port: int
+    folder: Path
+    process: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        return (self.folder / "kamailio.log").read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | None = None,
+             require_certificate: bool = False, method: str = "TLSv1.2+",
+             ciphers: str = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
+                            "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256",
+             children: int = 2, debug: int = 1) -> Iterator[Kamailio]:
+    """Run Kamailio on an ephemeral 127.0.0.1 port until the block ends."""
+    binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    if not Path(binary).exists():
+        raise RuntimeError("kamailio is not installed; scripts/setup.sh --test installs it")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "chain.pem").write_bytes(chain_pem)
+    (folder / "key.pem").write_bytes(key_pem)
+    ca_line = ""
+    if ca_pem is not None:
+        (folder / "ca.pem").write_bytes(ca_pem)
+        ca_line = f"ca_list = {folder}/ca.pem"
+    port = free_port()
+    (folder / "tls.cfg").write_text(_TLS.format(
+        method=method, verify="yes" if ca_pem is not None else "no",
+        require="yes" if require_certificate else "no", folder=folder, ca_line=ca_line,
+        ciphers=ciphers))
+    (folder / "kamailio.cfg").write_text(_CONFIG.format(
+        debug=debug, children=children, port=port, modules=MODULES, folder=folder))
+    log = (folder / "kamailio.log").open("wb")
+    process = subprocess.Popen(
+        [binary, "-f", str(folder / "kamailio.cfg"), "-DD", "-E", "-Y", str(folder),
+         "-m", "256", "-M", "32"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("kamailio exited: " + (folder / "kamailio.log").read_text())
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("kamailio did not listen within 15 s")
+        yield Kamailio(port, folder, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
