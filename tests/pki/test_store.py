@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import stat
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.hashes import SHA256
