@@ -9,12 +9,37 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
-from twisted.internet.interfaces import IListeningPort
-from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.internet.interfaces import IHalfCloseableProtocol, IListeningPort
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from zope.interface import implementer
 
 from fakepeer.net.sip_protocol import ServeSettings, SipServerFactory
 from fakepeer.report.events import Event, Sink, utc_now
 from fakepeer.tls import ServerConnectionCreator
+
+
+@implementer(IHalfCloseableProtocol)
+class HalfCloseTolerantTLSProtocol(TLSMemoryBIOProtocol):
+    """TLS that still delivers its answers when the peer shuts its sending side.
+
+    Without IHalfCloseableProtocol, Twisted drops unsent output the moment the peer's
+    FIN arrives, so an SBC that sends OPTIONS and half-closes would never see the
+    200 OK written for it in the same instant. Here the read side ending becomes an
+    orderly close that flushes what was written first.
+    """
+
+    def readConnectionLost(self) -> None:
+        if self._tlsConnection is not None:
+            self._tlsConnection.bio_shutdown()
+            self._flushReceiveBIO()
+        self.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        self.loseConnection()
+
+
+class HalfCloseTolerantTLSFactory(TLSMemoryBIOFactory):
+    protocol = HalfCloseTolerantTLSProtocol
 
 
 class SipListeners(Service):
@@ -32,7 +57,7 @@ class SipListeners(Service):
         self.clock = clock
         self.addresses = addresses
         self.sip_factory = SipServerFactory(settings, sink, reactor, clock)
-        self.tls_factory = TLSMemoryBIOFactory(creator, False, self.sip_factory)
+        self.tls_factory = HalfCloseTolerantTLSFactory(creator, False, self.sip_factory)
         self.ports: list[IListeningPort] = []
 
     def listen(self) -> Deferred[list[IListeningPort]]:

@@ -93,6 +93,7 @@ class SipTlsProtocol(Protocol):
         self._idle: IDelayedCall | None = None
         self._peer_names: tuple[str, ...] = ()
         self._client_certificate = False
+        self._stalled = False
 
     # -- reporting -----------------------------------------------------------------------
     def emit(self, kind: str, summary: str, **data: Any) -> None:
@@ -202,6 +203,7 @@ class SipTlsProtocol(Protocol):
         self.emit("limit", f"idle for {self.settings.idle_timeout:g} s: closing",
                   limit="idle_timeout")
         self.closing_reason = "fakepeer closed an idle connection"
+        self._stalled = True
         self.transport.abortConnection()
 
     # -- the end -------------------------------------------------------------------------
@@ -217,7 +219,13 @@ class SipTlsProtocol(Protocol):
         observation = self._observation()
         if not self.handshake_done:
             failure = observation.failure() if observation is not None else None
-            if failure is not None:
+            if self._stalled and (failure is None or failure.alert is None):
+                state = observation.last_state if observation is not None else ""
+                self.emit("tls-failed", "the SBC stopped talking in the middle of the "
+                          f"handshake ({state or 'before its ClientHello'}); fakepeer closed "
+                          f"it after {self.settings.idle_timeout:g} s",
+                          failed_by="peer", reason="stalled", alert=None)
+            elif failure is not None:
                 who = "the SBC" if failure.failed_by == "peer" else "fakepeer"
                 alert = f" with alert {failure.alert_name}" if failure.alert_name else ""
                 if failure.failed_by != "peer":

@@ -109,6 +109,7 @@ class FailureReason(StrEnum):
     CLIENT_CERTIFICATE_EXPIRED = "client-certificate-expired"
     CLIENT_CERTIFICATE_REJECTED = "client-certificate-rejected"
     SERVER_CERTIFICATE_REJECTED = "server-certificate-rejected"
+    NOT_TLS = "not-tls"
     TLS_ERROR = "tls-error"
     INCOMPLETE = "incomplete"
 
@@ -153,6 +154,9 @@ def certificate_reason(codes: set[int] | frozenset[int], role: Role = "server") 
 # OpenSSL error reason text -> why our side refused. Matched case-insensitively as
 # substrings of the reasons in the SSL.Error raised by do_handshake.
 _OPENSSL_REASONS: tuple[tuple[str, FailureReason], ...] = (
+    ("http request", FailureReason.NOT_TLS),
+    ("packet length too long", FailureReason.NOT_TLS),
+    ("record layer failure", FailureReason.NOT_TLS),
     ("no shared cipher", FailureReason.NO_SHARED_CIPHER),
     ("no cipher match", FailureReason.NO_SHARED_CIPHER),
     ("unsupported protocol", FailureReason.PROTOCOL_VERSION),
@@ -274,7 +278,18 @@ class TlsObservation:
         if first_fatal is not None:
             reason, detail = self._our_reason()
             return HandshakeFailure("us", reason, first_fatal.description, detail)
-        if self.transport_closed or self.openssl_errors:
+        eof = any("unexpected eof" in e.lower() for e in self.openssl_errors)
+        if self.openssl_errors and not (self.transport_closed and eof):
+            # OpenSSL gave up without writing an alert: typically bytes that are not TLS
+            # at all (plain SIP on the TLS port, garbage), which get no alert.
+            reason, detail = self._our_reason()
+            if reason is FailureReason.PROTOCOL_VERSION and not self.last_state.strip(
+                    ).lower().startswith(("sslv3", "tls")):
+                reason = FailureReason.NOT_TLS
+            if reason is FailureReason.NOT_TLS:
+                detail = f"the peer does not speak TLS (plain SIP or garbage?): {detail}"
+            return HandshakeFailure("us", reason, None, detail)
+        if self.transport_closed:
             return HandshakeFailure(
                 "peer",
                 FailureReason.PEER_CLOSED,

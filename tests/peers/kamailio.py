@@ -20,6 +20,33 @@ from pathlib import Path
 
 MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
 
+_PINGER_MODULES = """
+loadmodule "tm.so"
+loadmodule "pv.so"
+loadmodule "dispatcher.so"
+loadmodule "xlog.so"
+"""
+
+_PINGER = """
+modparam("dispatcher", "list_file", "{folder}/dispatcher.list")
+modparam("dispatcher", "ds_ping_interval", 1)
+modparam("dispatcher", "ds_probing_mode", 1)
+modparam("dispatcher", "ds_ping_from", "sip:{fqdn}:5061;transport=tls")
+modparam("dispatcher", "ds_probing_threshold", 1)
+modparam("dispatcher", "ds_inactive_threshold", 1)
+event_route[tm:local-request] {{
+    if (is_method("OPTIONS")) {{
+        append_hf("Contact: <sip:{fqdn}:5061;transport=tls>\\r\\n");
+    }}
+}}
+event_route[dispatcher:dst-up] {{
+    xlog("L_ALERT", "fakepeer-test: destination up $ru\\n");
+}}
+event_route[dispatcher:dst-down] {{
+    xlog("L_ALERT", "fakepeer-test: destination down $ru\\n");
+}}
+"""
+
 _CONFIG = """#!KAMAILIO
 debug={debug}
 log_stderror=yes
@@ -33,10 +60,12 @@ tcp_connection_lifetime=3600
 tcp_max_connections=20000
 tls_max_connections=20000
 mpath="{modules}/"
+{pinger_modules}
 loadmodule "sl.so"
 loadmodule "textops.so"
 loadmodule "tls.so"
 modparam("tls", "config", "{folder}/tls.cfg")
+{pinger}
 request_route {{
     if (is_method("OPTIONS")) {{
         sl_send_reply("200", "OK");
@@ -56,8 +85,12 @@ private_key = {folder}/key.pem
 cipher_list = {ciphers}
 
 [client:default]
-verify_certificate = no
-require_certificate = no
+method = TLSv1.2
+verify_certificate = {client_verify}
+require_certificate = {client_verify}
+certificate = {folder}/chain.pem
+private_key = {folder}/key.pem
+{client_ca_line}
 """
 
 
@@ -82,8 +115,16 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
              require_certificate: bool = False, method: str = "TLSv1.2+",
              ciphers: str = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
                             "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256",
-             children: int = 2, debug: int = 1) -> Iterator[Kamailio]:
-    """Run Kamailio on an ephemeral 127.0.0.1 port until the block ends."""
+             children: int = 2, debug: int = 1, ping: str | None = None,
+             fqdn: str = "sbc.lab.example", server_ca_pem: bytes | None = None
+             ) -> Iterator[Kamailio]:
+    """Run Kamailio on an ephemeral 127.0.0.1 port until the block ends.
+
+    With ``ping`` (``host:port``) it also acts as an SBC's dispatcher: it pings that
+    address with OPTIONS over TLS every second, presenting ``chain_pem`` as its client
+    certificate with ``fqdn`` in Contact, and (given ``server_ca_pem``) verifying the
+    server's chain against it.
+    """
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
         raise RuntimeError("kamailio is not installed; scripts/setup.sh --test installs it")
@@ -95,12 +136,22 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
         (folder / "ca.pem").write_bytes(ca_pem)
         ca_line = f"ca_list = {folder}/ca.pem"
     port = free_port()
+    client_ca_line = ""
+    if server_ca_pem is not None:
+        (folder / "server-ca.pem").write_bytes(server_ca_pem)
+        client_ca_line = f"ca_list = {folder}/server-ca.pem"
     (folder / "tls.cfg").write_text(_TLS.format(
         method=method, verify="yes" if ca_pem is not None else "no",
         require="yes" if require_certificate else "no", folder=folder, ca_line=ca_line,
-        ciphers=ciphers))
+        ciphers=ciphers, client_verify="yes" if server_ca_pem is not None else "no",
+        client_ca_line=client_ca_line))
+    pinger = ""
+    if ping is not None:
+        (folder / "dispatcher.list").write_text(f"1 sip:{ping};transport=tls\n")
+        pinger = _PINGER.format(folder=folder, fqdn=fqdn)
     (folder / "kamailio.cfg").write_text(_CONFIG.format(
-        debug=debug, children=children, port=port, modules=MODULES, folder=folder))
+        debug=debug, children=children, port=port, modules=MODULES, folder=folder,
+        pinger=pinger, pinger_modules=_PINGER_MODULES if ping is not None else ""))
     log = (folder / "kamailio.log").open("wb")
     process = subprocess.Popen(
         [binary, "-f", str(folder / "kamailio.cfg"), "-DD", "-E", "-Y", str(folder),

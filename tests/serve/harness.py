@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -120,11 +121,38 @@ class ClientResult:
         return int(match.group(1)) if match else None
 
 
-def s_client(port: int, *options: str, stdin: bytes = b"", timeout: float = 20.0
-             ) -> ClientResult:
-    """``openssl s_client`` against the server; returns its output and exit code."""
-    command = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-no_ign_eof",
-               *options]
-    done = subprocess.run(command, input=stdin, capture_output=True, timeout=timeout)
+def s_client(port: int, *options: str, timeout: float = 20.0) -> ClientResult:
+    """``openssl s_client`` that handshakes and leaves (stdin closed at once)."""
+    command = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *options,
+               "-no_ign_eof"]
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout)
     output = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
     return ClientResult(done.returncode, output, None)
+
+
+def s_client_exchange(port: int, *options: str, request: bytes, until: bytes = b"\r\n\r\n",
+                      timeout: float = 15.0) -> ClientResult:
+    """``openssl s_client`` that sends ``request`` and reads until a whole answer came
+    (``until`` after the first ``SIP/2.0``) or ``timeout``; then hangs up."""
+    command = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet", *options]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(request)
+    process.stdin.flush()
+    received = b""
+    deadline = time.monotonic() + timeout
+    os.set_blocking(process.stdout.fileno(), False)
+    while time.monotonic() < deadline and process.poll() is None:
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            chunk = process.stdout.read() or b""
+            received += chunk
+            start = received.find(b"SIP/2.0 ")
+            if start >= 0 and until in received[start:]:
+                break
+    process.kill()
+    rest = process.communicate()[0] or b""
+    output = (received + rest).decode(errors="replace")
+    return ClientResult(process.returncode or 0, output, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     from fakepeer.peer import briefing, check_listen, realize
     from fakepeer.tls import ServerConnectionCreator
 
+    _raise_fd_limit()
     listens = args.listen or [env.variables.get("FAKEPEER_LISTEN", "0.0.0.0:5061")]
     addresses = [check_listen(text) for text in listens]
     scenario = scenario_from_options(args)
@@ -129,3 +131,12 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     if failure:
         raise FakepeerError(failure[0])
     return ExitStatus.SUCCESS
+
+
+def _raise_fd_limit() -> None:
+    """Each SBC connection is a file descriptor; the usual soft limit of 1024 is too low
+    for a lab rehearsing many SBCs, so lift it to the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 16
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))

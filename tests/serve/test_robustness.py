@@ -1,0 +1,165 @@
+"""Misbehaving peers and load: the server explains each, keeps serving everyone else,
+keeps its memory bounded and loses nothing from the event log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks import loadgen
+from tests.serve.harness import Server, serving
+
+pytestmark = pytest.mark.loopback
+
+
+@pytest.fixture(scope="module")
+def sbc_context(sbc_files, tmp_path_factory) -> ssl.SSLContext:
+    bundle = tmp_path_factory.mktemp("bundle") / "sbc-with-chain.pem"
+    bundle.write_bytes(sbc_files.cert.read_bytes() + sbc_files.chain.read_bytes())
+    return loadgen.client_context(bundle, sbc_files.key)
+
+
+def _good_client_works(server: Server, context: ssl.SSLContext) -> None:
+    result = asyncio.run(loadgen.new_connections("127.0.0.1", server.port, context, 1, 1))
+    assert result.ok == 1, result
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        sock.settimeout(2)
+        try:
+            return sock.recv(4096)
+        except (TimeoutError, ConnectionResetError):
+            return b""
+
+
+@pytest.fixture(scope="module")
+def server(session_store, tmp_path_factory):
+    events = tmp_path_factory.mktemp("events") / "events.jsonl"
+    with serving(session_store, "--idle-timeout", "2", "--events", str(events)) as running:
+        running.events_file = events  # type: ignore[attr-defined]
+        yield running
+
+
+def test_plain_sip_on_the_tls_port_is_explained(server, sbc_context):
+    """Plain-TCP SIP on 5061 is refused as not TLS; the next SBC is served."""
+    mark = server.mark()
+    _raw(server.port, b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1\r\n\r\n")
+    failed = server.next_event("tls-failed", mark)
+    assert failed["data"]["reason"] == "not-tls"
+    _good_client_works(server, sbc_context)
+
+
+def test_garbage_bytes_are_explained(server, sbc_context):
+    """Random bytes are refused with a reason; the server keeps serving."""
+    mark = server.mark()
+    _raw(server.port, bytes(range(256)) * 8)
+    failed = server.next_event("tls-failed", mark)
+    assert failed["data"]["failed_by"] == "us"
+    _good_client_works(server, sbc_context)
+
+
+def test_client_hello_then_silence_is_closed_after_the_idle_timeout(server, sbc_context):
+    """A peer that stalls mid-handshake is closed after --idle-timeout, and said so."""
+    mark = server.mark()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing)
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(outgoing.read())
+        started = time.monotonic()
+        limit = server.next_event("limit", mark, timeout=10)
+        assert limit["data"]["limit"] == "idle_timeout"
+        assert 1.5 < time.monotonic() - started < 8
+    failed = server.next_event("tls-failed", mark)
+    assert failed["data"]["reason"] == "stalled"
+    _good_client_works(server, sbc_context)
+
+
+def test_half_closed_peer_still_gets_its_answer(server, sbc_files, sbc_context):
+    """A peer that sends OPTIONS and then shuts its sending side still gets 200 OK."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.load_cert_chain(*_bundle(sbc_files))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        sock.sendall(outgoing.read())
+        tls.write(loadgen.options_request())
+        sock.sendall(outgoing.read())
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and b"\r\n\r\n" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            incoming.write(data)
+            try:
+                answer += tls.read(65536)
+            except ssl.SSLWantReadError:
+                continue
+    assert answer.startswith(b"SIP/2.0 200 OK")
+
+
+def _bundle(sbc_files) -> tuple[Path, Path]:
+    bundle = sbc_files.cert.parent / "half-close-bundle.pem"
+    bundle.write_bytes(sbc_files.cert.read_bytes() + sbc_files.chain.read_bytes())
+    return bundle, sbc_files.key
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_thousand_concurrent_connections(server, sbc_context):
+    """1,000 connections at once all get 200 OK, memory stays bounded, every verdict is
+    in the event log file."""
+    loadgen.raise_fd_limit()
+    before = _rss_kib(server.process.pid)
+    mark = server.mark()
+
+    async def hold_then_release() -> tuple[loadgen.RunResult, int]:
+        idle = loadgen.IdleConnections()
+        opened = await idle.open("127.0.0.1", server.port, sbc_context, 1000, concurrency=200,
+                                 timeout=120)
+        peak = _rss_kib(server.process.pid)
+        await idle.close()
+        return opened, peak
+
+    opened, peak = asyncio.run(hold_then_release())
+    assert opened.ok == 1000, opened
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with server.lock:
+            verdicts = sum(1 for e in server.events[mark:] if e["kind"] == "verdict")
+        if verdicts >= 1000:
+            break
+        time.sleep(0.2)
+    assert verdicts == 1000
+    per_connection = (peak - before) / 1000
+    assert per_connection < 200, f"{per_connection:.0f} KiB per open connection"
+    logged = [json.loads(line) for line in server.events_file.read_text().splitlines()]
+    assert sum(1 for e in logged if e["kind"] == "verdict") >= 1000

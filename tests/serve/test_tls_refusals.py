@@ -1,0 +1,89 @@
+"""Real openssl s_client peers against a real ``fakepeer serve`` on loopback:
+what each side refuses, and that the event log explains it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.serve.harness import s_client, s_client_exchange, serving
+
+OPTIONS = (
+    b"OPTIONS sip:sip.pstnhub.microsoft.com:5061;transport=tls SIP/2.0\r\n"
+    b"Via: SIP/2.0/TLS sbc.lab.example:5061;branch=z9hG4bKtest1\r\n"
+    b"From: <sip:sbc.lab.example:5061;transport=tls>;tag=t1\r\n"
+    b"To: <sip:sip.pstnhub.microsoft.com>\r\n"
+    b"Call-ID: call-1@sbc.lab.example\r\nCSeq: 1 OPTIONS\r\n"
+    b"Contact: <sip:sbc.lab.example:5061;transport=tls>\r\n"
+    b"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def microsoft(session_store):
+    """The default scenario: today's Microsoft chain, mutual TLS required."""
+    with serving(session_store) as server:
+        yield server
+
+
+def _client_cert(sbc_files) -> tuple[str, ...]:
+    return ("-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
+            "-cert_chain", str(sbc_files.chain))
+
+
+def test_sbc_with_right_root_and_certificate_gets_200(microsoft, sbc_files, anchors):
+    """A correct SBC completes mutual TLS and gets the Microsoft-shaped 200 OK."""
+    mark = microsoft.mark()
+    result = s_client_exchange(microsoft.port, *_client_cert(sbc_files), "-CAfile",
+                               str(anchors["microsoft-2026"]), "-servername",
+                               "sip.pstnhub.microsoft.com", "-verify_return_error",
+                               request=OPTIONS)
+    assert "SIP/2.0 200 OK" in result.output, result.output
+    assert "SERVER: Microsoft.PSTNHub.SIPProxy" in result.output
+    verdict = microsoft.next_event("verdict", mark)
+    assert verdict["data"]["tls"] == "Active"
+    assert verdict["data"]["options"] == "Active"
+
+
+def test_tls10_client_is_refused_with_protocol_version(microsoft, sbc_files):
+    """The Microsoft profile speaks TLS 1.2 only: a TLS 1.0 client gets protocol_version."""
+    mark = microsoft.mark()
+    result = s_client(microsoft.port, "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0",
+                      *_client_cert(sbc_files))
+    assert result.returncode != 0
+    failed = microsoft.next_event("tls-failed", mark)
+    assert failed["data"]["failed_by"] == "us"
+    assert failed["data"]["alert"] == "protocol_version"
+
+
+def test_non_microsoft_cipher_is_refused(microsoft, sbc_files):
+    """A client offering only AES128-SHA finds no shared cipher: handshake_failure."""
+    mark = microsoft.mark()
+    result = s_client(microsoft.port, "-tls1_2", "-cipher", "AES128-SHA",
+                      *_client_cert(sbc_files))
+    assert result.returncode != 0
+    failed = microsoft.next_event("tls-failed", mark)
+    assert failed["data"]["alert"] == "handshake_failure"
+    assert failed["data"]["failed_by"] == "us"
+
+
+def test_missing_client_certificate_gets_certificate_unknown(microsoft):
+    """Without a client certificate the handshake fails with certificate_unknown."""
+    mark = microsoft.mark()
+    result = s_client(microsoft.port, "-servername", "sip.pstnhub.microsoft.com")
+    assert "certificate unknown" in result.output
+    failed = microsoft.next_event("tls-failed", mark)
+    assert failed["data"]["alert"] == "certificate_unknown"
+    verdict = microsoft.next_event("verdict", mark)
+    assert verdict["data"]["tls"] == "Failed"
+
+
+def test_sbc_trusting_only_the_2020_root_sends_unknown_ca(microsoft, sbc_files, anchors):
+    """An SBC whose trust store lacks the 2026 root rejects fakepeer: unknown_ca logged."""
+    mark = microsoft.mark()
+    result = s_client(microsoft.port, *_client_cert(sbc_files), "-CAfile",
+                      str(anchors["microsoft-2020"]), "-verify_return_error")
+    assert result.verify_code == 20 or "verify error:num=20" in result.output
+    failed = microsoft.next_event("tls-failed", mark)
+    assert failed["data"]["failed_by"] == "peer"
+    assert failed["data"]["alert"] == "unknown_ca"
+    assert "unknown_ca" in microsoft.next_event("verdict", mark)["summary"]
