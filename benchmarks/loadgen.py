@@ -53,7 +53,7 @@ def options_request(fqdn: str = "sbc.lab.example", target: str = "sip.pstnhub.mi
     ).encode()
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     for line in head.split(b"\r\n"):
@@ -79,7 +79,7 @@ class RunResult:
 
 
 async def _one_connection(host: str, port: int, context: ssl.SSLContext, requests: int,
-                          result: RunResult, timeout: float) -> None:
+                          result: RunResult, timeout: float, graceful: bool = True) -> None:
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(host, port, ssl=context,
@@ -87,28 +87,36 @@ async def _one_connection(host: str, port: int, context: ssl.SSLContext, request
             try:
                 for _ in range(requests):
                     writer.write(options_request())
-                    status = await _read_response(reader)
+                    status = await read_response(reader)
                     if status == 200:
                         result.ok += 1
                     else:
                         result.failed += 1
             finally:
-                writer.close()
-                with contextlib.suppress(ssl.SSLError, ConnectionError):
-                    await writer.wait_closed()
+                if graceful:
+                    writer.close()
+                    with contextlib.suppress(ssl.SSLError, ConnectionError):
+                        await writer.wait_closed()
+                else:
+                    writer.transport.abort()
     except Exception as error:  # counted, reported by type
         result.note(error)
 
 
 async def new_connections(host: str, port: int, context: ssl.SSLContext, count: int,
-                          concurrency: int, *, timeout: float = 30.0) -> RunResult:
-    """``count`` connections, each a full handshake and one OPTIONS, ``concurrency`` at once."""
+                          concurrency: int, *, timeout: float = 30.0,
+                          graceful: bool = True) -> RunResult:
+    """``count`` connections, each a full handshake and one OPTIONS, ``concurrency`` at once.
+
+    ``graceful=False`` resets each connection after its answer instead of exchanging
+    close_notify, so a server slow to close does not stall the measurement.
+    """
     result = RunResult(count)
     gate = asyncio.Semaphore(concurrency)
 
     async def worker() -> None:
         async with gate:
-            await _one_connection(host, port, context, 1, result, timeout)
+            await _one_connection(host, port, context, 1, result, timeout, graceful)
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(count)))
@@ -144,7 +152,7 @@ class IdleConnections:
                     async with asyncio.timeout(timeout):
                         reader, writer = await asyncio.open_connection(host, port, ssl=context)
                         writer.write(options_request())
-                        if await _read_response(reader) == 200:
+                        if await read_response(reader) == 200:
                             result.ok += 1
                         self.writers.append(writer)
                 except Exception as error:  # counted
