@@ -16,6 +16,7 @@ import ipaddress
 import math
 import re
 from dataclasses import dataclass, field, replace
+from datetime import date, time
 from pathlib import Path
 
 from fakepeer.errors import ScenarioError
@@ -112,6 +113,9 @@ class ScenarioValueError(ScenarioError, ValueError):
         self.key = key
         self.problem = problem
 
+    def __reduce__(self) -> tuple[type[ScenarioValueError], tuple[str, str]]:
+        return type(self), (self.key, self.problem)
+
     def within(self, prefix: str) -> ScenarioValueError:
         """The same error one level down: ``tls.x`` within ``phases[0]``."""
         return ScenarioValueError(join_key(prefix, self.key), self.problem)
@@ -137,7 +141,8 @@ def one_of(values: tuple[str, ...] | list[str]) -> str:
 # --- small validators, each naming the key ------------------------------------------------
 
 
-def _kind(value: object) -> str:
+def kind_of(value: object) -> str:
+    """A value's TOML type in words, with the value: ``a string ('503')``."""
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, int):
@@ -150,6 +155,8 @@ def _kind(value: object) -> str:
         return "an array"
     if isinstance(value, dict):
         return "a table"
+    if isinstance(value, date | time):  # datetime is a date
+        return f"a date/time ({value})"
     return type(value).__name__
 
 
@@ -157,7 +164,7 @@ def _str(key: str, value: object, *, optional: bool = False) -> None:
     if value is None and optional:
         return
     if not isinstance(value, str):
-        raise ScenarioValueError(key, f"expected a string, got {_kind(value)}")
+        raise ScenarioValueError(key, f"expected a string, got {kind_of(value)}")
 
 
 def _choice(key: str, value: object, choices: tuple[str, ...], *,
@@ -174,14 +181,14 @@ def _int(key: str, value: object, low: int, high: int, *, optional: bool = False
     if value is None and optional:
         return
     if type(value) is not int:
-        raise ScenarioValueError(key, f"expected an integer, got {_kind(value)}")
+        raise ScenarioValueError(key, f"expected an integer, got {kind_of(value)}")
     if not low <= value <= high:
         raise ScenarioValueError(key, f"{value} is not {what or f'in {low}-{high}'}")
 
 
 def _bool(key: str, value: object) -> None:
     if type(value) is not bool:
-        raise ScenarioValueError(key, f"expected true or false, got {_kind(value)}")
+        raise ScenarioValueError(key, f"expected true or false, got {kind_of(value)}")
 
 
 def _line(key: str, value: object, limit: int | None = None) -> None:
@@ -200,13 +207,13 @@ def _strings(owner: object, attribute: str, key: str, *, optional: bool = False,
     if value is None and optional:
         return None
     if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise ScenarioValueError(key, f"expected an array of strings, got {_kind(value)}")
+        raise ScenarioValueError(key, f"expected an array of strings, got {kind_of(value)}")
     items = tuple(value)
     if not items and not allow_empty:
         raise ScenarioValueError(key, "must not be empty")
     for index, item in enumerate(items):
         if not isinstance(item, str):
-            raise ScenarioValueError(f"{key}[{index}]", f"expected a string, got {_kind(item)}")
+            raise ScenarioValueError(f"{key}[{index}]", f"expected a string, got {kind_of(item)}")
         if not item or item != item.strip() or ":" in item or " " in item:
             raise ScenarioValueError(f"{key}[{index}]", f"{item!r} is not a single name "
                                      "(one name per array item, no spaces or colons)")
@@ -295,7 +302,7 @@ class SipSpec:
         delay = self.options_delay
         if isinstance(delay, bool) or not isinstance(delay, int | float):
             raise ScenarioValueError("sip.options_delay",
-                                     f"expected a number of seconds, got {_kind(delay)}")
+                                     f"expected a number of seconds, got {kind_of(delay)}")
         if not (math.isfinite(delay) and 0 <= delay <= MAX_OPTIONS_DELAY):
             raise ScenarioValueError("sip.options_delay",
                                      f"{delay} is not in 0-{MAX_OPTIONS_DELAY:g} seconds")
@@ -312,8 +319,9 @@ class Expectation:
 
     ``reaction`` is one of REACTIONS. For ``reject``, ``alert`` is the TLS alert that ends
     the handshake and ``by`` says who sends it: the SBC (it refuses fakepeer's chain or
-    version), or fakepeer (it refuses the SBC as the real peer would: no shared cipher, no
-    or an untrusted client certificate). For ``mark-down``, ``sip_status`` is the status
+    version), fakepeer (it refuses the SBC as the real peer would: no shared cipher, no
+    or an untrusted client certificate), or ``either`` (a version mismatch, where it
+    depends on what the SBC offers). For ``mark-down``, ``sip_status`` is the status
     the SBC sees (408 when it times out). ``purpose`` is the scenario's one-line summary;
     ``reason`` explains the expectation; ``setup`` says what to change on the SBC first.
     """
@@ -443,7 +451,7 @@ class Phase:
         if self.duration is not None:
             if isinstance(self.duration, bool) or not isinstance(self.duration, int | float):
                 raise ScenarioValueError("duration", "expected a number of seconds, got "
-                                         f"{_kind(self.duration)}")
+                                         f"{kind_of(self.duration)}")
             if not (math.isfinite(self.duration) and self.duration > 0):
                 raise ScenarioValueError("duration", f"{self.duration} is not a positive "
                                          "number of seconds")
@@ -459,7 +467,7 @@ class Phase:
         for key, value, kind in (("tls", self.tls, TlsSpec), ("sip", self.sip, SipSpec),
                                  ("expect", self.expectation, Expectation)):
             if value is not None and not isinstance(value, kind):
-                raise ScenarioValueError(key, f"expected a {kind.__name__}, got {_kind(value)}")
+                raise ScenarioValueError(key, f"expected a {kind.__name__}, got {kind_of(value)}")
         if self.names is not None:
             object.__setattr__(self, "names", _name_overrides(self.names, "names"))
 
@@ -486,11 +494,11 @@ def _seconds(value: float) -> str:
 
 def _name_overrides(value: object, key: str) -> tuple[NameOverride, ...]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise ScenarioValueError(key, f"expected NameOverride values, got {_kind(value)}")
+        raise ScenarioValueError(key, f"expected NameOverride values, got {kind_of(value)}")
     seen: set[str] = set()
     for item in value:
         if not isinstance(item, NameOverride):
-            raise ScenarioValueError(key, f"expected NameOverride values, got {_kind(item)}")
+            raise ScenarioValueError(key, f"expected NameOverride values, got {kind_of(item)}")
         if item.name in seen:
             raise ScenarioValueError(f"{key}.{key_part(item.name)}", "given twice")
         seen.add(item.name)
@@ -591,7 +599,7 @@ class Scenario:
         check_defects(self.defects, self.era)
         for key, value, kind in (("tls", self.tls, TlsSpec), ("sip", self.sip, SipSpec)):
             if not isinstance(value, kind):
-                raise ScenarioValueError(key, f"expected a {kind.__name__}, got {_kind(value)}")
+                raise ScenarioValueError(key, f"expected a {kind.__name__}, got {kind_of(value)}")
         self._settle_expectation()
         object.__setattr__(self, "names", _name_overrides(self.names, "names"))
         self._check_names(self.names, self.era, self.path, self.defects, "names")
@@ -604,7 +612,7 @@ class Scenario:
             return
         if not isinstance(self.expectation, Expectation):
             raise ScenarioValueError("expect", f"expected an Expectation, got "
-                                     f"{_kind(self.expectation)}")
+                                     f"{kind_of(self.expectation)}")
         if self.expect not in ("accept", self.expectation.code):
             raise ScenarioValueError("expect", f"{self.expect!r} disagrees with the "
                                      f"expectation {self.expectation.code!r}")
@@ -631,13 +639,13 @@ class Scenario:
 
     def _check_phases(self) -> None:
         if isinstance(self.phases, str) or not isinstance(self.phases, list | tuple):
-            raise ScenarioValueError("phases", f"expected Phase values, got {_kind(self.phases)}")
+            raise ScenarioValueError("phases", f"expected Phase values, got {kind_of(self.phases)}")
         named: list[Phase] = []
         seen: set[str] = set()
         for index, phase in enumerate(self.phases):
             where = f"phases[{index}]"
             if not isinstance(phase, Phase):
-                raise ScenarioValueError(where, f"expected a Phase, got {_kind(phase)}")
+                raise ScenarioValueError(where, f"expected a Phase, got {kind_of(phase)}")
             if not phase.name:
                 phase = replace(phase, name=f"phase-{index + 1}")
             if phase.name in seen:
@@ -648,12 +656,10 @@ class Scenario:
             if not last and phase.duration is None and phase.until_connections is None:
                 raise ScenarioValueError(where, "only the last phase may run until fakepeer "
                                          "stops; give duration or until_connections")
-            effective = self._apply(phase)
-            check_path(effective.path, effective.era, f"{where}.path")
-            check_defects(effective.defects, effective.era, f"{where}.defects")
-            self._check_names(effective.names, effective.era, effective.path,
-                              effective.defects, f"{where}.names")
-            self._check_ca_list(effective.tls, f"{where}.tls")
+            try:  # what the phase serves must itself be a valid scenario
+                self._apply(phase)
+            except ScenarioValueError as exc:
+                raise exc.within(where) from None
             named.append(phase)
         object.__setattr__(self, "phases", tuple(named))
 
@@ -687,7 +693,8 @@ class Scenario:
         return tuple((phase, self.at_phase(i)) for i, phase in enumerate(self.phases))
 
     def for_name(self, server_name: str | None) -> Scenario:
-        """What is served to an SBC that sent ``server_name`` in SNI (``None``: no SNI)."""
+        """What is served to an SBC that sent ``server_name`` in SNI (``None``: no SNI).
+        With phases, call it on the phase's scenario (``at_phase``), whose names count."""
         wanted = (server_name or "").lower().rstrip(".")
         for override in self.names:
             if override.name == wanted:

@@ -1,0 +1,379 @@
+"""Read scenario files (``scenarios/*.toml`` and user folders), strictly.
+
+This is the only code that reads scenario files. An unknown key, a value of the wrong type
+or an unknown name is a :class:`~fakepeer.errors.ScenarioError` that names the file, the
+key path and what is allowed::
+
+    expired-leaf.toml: tls.client_certificate: 'maybe' is not one of required, optional, off
+
+The file format, key by key (every key is optional; see ``scenarios/*.toml``)::
+
+    name, description, profile, era, path, defects = [...]
+    [tls]     min_version, max_version, ciphers = [...], groups = [...],
+              client_certificate, ca_list, tolerate_missing_client_auth,
+              insecure_security_level
+    [sip]     options_status, invite_status, tenant_domains = [...], dialback,
+              options_delay, options_action
+    [expect]  reaction, alert, by, sip_status, reason, purpose, setup
+              (or the short form: expect = "reject:unknown_ca")
+    [names."sip2.pstnhub.microsoft.com"]  era, path, defects
+    [[phases]]  name, description, duration | until_connections, era, path, defects,
+                tls = {...}, sip = {...}, names = {...}, expect
+
+A phase's ``tls`` and ``sip`` tables are merged over the scenario's, so a phase writes only
+what changes. ``profile`` defaults to the era's; ``name`` to the file's stem.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TypeVar
+
+from fakepeer.errors import ScenarioError
+from fakepeer.scenario.model import (
+    ERA_PROFILES,
+    Expectation,
+    NameOverride,
+    Phase,
+    Scenario,
+    ScenarioValueError,
+    SipSpec,
+    TlsSpec,
+    join_key,
+    key_part,
+    kind_of,
+    one_of,
+)
+
+#: The scenario ``fakepeer serve`` serves when given no options.
+DEFAULT_SCENARIO = "baseline-microsoft-2026"
+#: Where an installed wheel keeps the shipped files (pyproject's force-include).
+INSTALLED_DIR_NAME = "_scenarios"
+SUFFIX = ".toml"
+
+Converter = Callable[[object, str], object]
+T = TypeVar("T")
+
+
+# --- type checks for TOML values -------------------------------------------------------
+
+
+def _string(value: object, key: str) -> object:
+    if not isinstance(value, str):
+        raise ScenarioValueError(key, f"expected a string, got {kind_of(value)}")
+    return value
+
+
+def _integer(value: object, key: str) -> object:
+    if type(value) is not int:
+        raise ScenarioValueError(key, f"expected an integer, got {kind_of(value)}")
+    return value
+
+
+def _number(value: object, key: str) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioValueError(key, f"expected a number, got {kind_of(value)}")
+    return value
+
+
+def _boolean(value: object, key: str) -> object:
+    if type(value) is not bool:
+        raise ScenarioValueError(key, f"expected true or false, got {kind_of(value)}")
+    return value
+
+
+def _string_array(value: object, key: str) -> object:
+    if not isinstance(value, list):
+        raise ScenarioValueError(key, f"expected an array of strings, got {kind_of(value)}")
+    for index, item in enumerate(value):
+        _string(item, f"{key}[{index}]")
+    return tuple(value)
+
+
+def _table(value: object, key: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise ScenarioValueError(key, f"expected a table, got {kind_of(value)}")
+    return value
+
+
+_BY_HINT: dict[object, Converter] = {
+    str: _string, str | None: _string, int: _integer, int | None: _integer,
+    float: _number, float | None: _number, bool: _boolean,
+    tuple[str, ...]: _string_array, tuple[str, ...] | None: _string_array,
+}
+
+
+def _scalar_keys(cls: type) -> dict[str, Converter]:
+    """The TOML keys of a flat spec: its dataclass fields, each with its type check."""
+    hints = typing.get_type_hints(cls)
+    keys = {}
+    for spec in fields(cls):
+        try:
+            keys[spec.name] = _BY_HINT[hints[spec.name]]
+        except KeyError:
+            raise TypeError(f"{cls.__name__}.{spec.name}: no TOML type for "
+                            f"{hints[spec.name]}") from None
+    return keys
+
+
+_TLS_KEYS = _scalar_keys(TlsSpec)
+_SIP_KEYS = _scalar_keys(SipSpec)
+_EXPECT_KEYS = _scalar_keys(Expectation)
+_NAME_KEYS = {"era": _string, "path": _string, "defects": _string_array}
+_COMMON_KEYS = ("description", "era", "path", "defects", "tls", "sip", "names", "expect")
+_SCENARIO_KEYS = ("name", "profile", *_COMMON_KEYS, "phases")
+_PHASE_KEYS = ("name", "duration", "until_connections", *_COMMON_KEYS)
+
+
+def _check_keys(table: Mapping[str, object], allowed: Iterable[str], key: str) -> None:
+    allowed = tuple(allowed)
+    for name in table:
+        if name not in allowed:
+            raise ScenarioValueError(join_key(key, key_part(name)),
+                                     f"unknown key; allowed keys: {one_of(allowed)}")
+
+
+def _converted(table: Mapping[str, object], keys: Mapping[str, Converter],
+               key: str) -> dict[str, object]:
+    _check_keys(table, keys, key)
+    return {name: keys[name](value, join_key(key, key_part(name)))
+            for name, value in table.items()}
+
+
+def _parent(key: str, section: str) -> str:
+    """``phases[0]`` for ``phases[0].tls``; ``""`` for ``tls``."""
+    return key[: -len(section)].rstrip(".")
+
+
+def _build(cls: Callable[..., T], arguments: Mapping[str, object], key: str,
+           section: str) -> T:
+    """Construct a section's spec; its errors name keys from the section (``tls.x``) and
+    are moved under the section's parent (``phases[0].tls.x``)."""
+    try:
+        return cls(**arguments)
+    except ScenarioValueError as exc:
+        raise exc.within(_parent(key, section)) from None
+
+
+# --- sections ------------------------------------------------------------------------
+
+
+def _expectation(value: object, key: str) -> Expectation:
+    """``expect = "reject:unknown_ca"`` or an ``[expect]`` table."""
+    if isinstance(value, str):
+        try:
+            return Expectation.parse(value, "expect")
+        except ScenarioValueError as exc:
+            raise exc.within(_parent(key, "expect")) from None
+    table = _converted(_table(value, key), _EXPECT_KEYS, key)
+    return _build(Expectation, table, key, "expect")
+
+
+def _names(value: object, key: str) -> tuple[NameOverride, ...]:
+    out = []
+    for name, body in _table(value, key).items():
+        where = join_key(key, key_part(name))
+        arguments = _converted(_table(body, where), _NAME_KEYS, where)
+        try:
+            out.append(NameOverride(name, **arguments))  # type: ignore[arg-type]
+        except ScenarioValueError as exc:
+            inner = "" if exc.key == "name" else exc.key
+            raise ScenarioValueError(join_key(where, inner), exc.problem) from None
+    return tuple(out)
+
+
+def _phase(value: object, index: int, base_tls: Mapping[str, object],
+           base_sip: Mapping[str, object]) -> Phase:
+    key = f"phases[{index}]"
+    table = _table(value, key)
+    _check_keys(table, _PHASE_KEYS, key)
+    arguments: dict[str, object] = {}
+    for name in ("name", "description", "era", "path"):
+        if name in table:
+            arguments[name] = _string(table[name], f"{key}.{name}")
+    if "duration" in table:
+        arguments["duration"] = _number(table["duration"], f"{key}.duration")
+    if "until_connections" in table:
+        arguments["until_connections"] = _integer(table["until_connections"],
+                                                  f"{key}.until_connections")
+    if "defects" in table:
+        arguments["defects"] = _string_array(table["defects"], f"{key}.defects")
+    if "tls" in table:
+        own = _converted(_table(table["tls"], f"{key}.tls"), _TLS_KEYS, f"{key}.tls")
+        arguments["tls"] = _build(TlsSpec, {**base_tls, **own}, f"{key}.tls", "tls")
+    if "sip" in table:
+        own = _converted(_table(table["sip"], f"{key}.sip"), _SIP_KEYS, f"{key}.sip")
+        arguments["sip"] = _build(SipSpec, {**base_sip, **own}, f"{key}.sip", "sip")
+    if "names" in table:
+        arguments["names"] = _names(table["names"], f"{key}.names")
+    if "expect" in table:
+        arguments["expectation"] = _expectation(table["expect"], f"{key}.expect")
+    try:
+        return Phase(**arguments)  # type: ignore[arg-type]
+    except ScenarioValueError as exc:
+        raise exc.within(key) from None
+
+
+def scenario_from_mapping(data: Mapping[str, object], *, name: str,
+                          source: Path | None = None) -> Scenario:
+    """Build a Scenario from a parsed TOML document; errors name the key (not the file)."""
+    _check_keys(data, _SCENARIO_KEYS, "")
+    arguments: dict[str, object] = {
+        "name": _string(data.get("name", name), "name"), "source": source,
+    }
+    for key in ("description", "era", "path", "profile"):
+        if key in data:
+            arguments[key] = _string(data[key], key)
+    if "profile" not in data:  # the era's own profile: genesys for the genesys era
+        arguments["profile"] = ERA_PROFILES.get(str(arguments.get("era")), "microsoft")
+    if "defects" in data:
+        arguments["defects"] = _string_array(data["defects"], "defects")
+    base_tls = _converted(_table(data.get("tls", {}), "tls"), _TLS_KEYS, "tls")
+    base_sip = _converted(_table(data.get("sip", {}), "sip"), _SIP_KEYS, "sip")
+    arguments["tls"] = _build(TlsSpec, base_tls, "tls", "tls")
+    arguments["sip"] = _build(SipSpec, base_sip, "sip", "sip")
+    if "names" in data:
+        arguments["names"] = _names(data["names"], "names")
+    if "expect" in data:
+        arguments["expectation"] = _expectation(data["expect"], "expect")
+    if "phases" in data:
+        phases = data["phases"]
+        if not isinstance(phases, list):
+            raise ScenarioValueError("phases", f"expected an array of tables ([[phases]]), "
+                                     f"got {kind_of(phases)}")
+        arguments["phases"] = tuple(_phase(p, i, base_tls, base_sip)
+                                    for i, p in enumerate(phases))
+    return Scenario(**arguments)  # type: ignore[arg-type]
+
+
+# --- files ---------------------------------------------------------------------------
+
+_TOML_POSITION = re.compile(r"^(?P<message>.*?) \(at (?:line (?P<line>\d+), column "
+                            r"(?P<column>\d+)|end of document)\)$")
+
+
+def _syntax_error(path: Path, exc: tomllib.TOMLDecodeError) -> ScenarioError:
+    text = str(exc)
+    match = _TOML_POSITION.match(text)
+    if match is None:
+        return ScenarioError(f"{path}: TOML syntax error: {text}")
+    if match["line"] is None:
+        return ScenarioError(f"{path}: at the end: TOML syntax error: {match['message']}")
+    return ScenarioError(f"{path}: line {match['line']}, column {match['column']}: TOML "
+                         f"syntax error: {match['message']}")
+
+
+def parse_scenario_text(text: str, path: Path) -> Scenario:
+    """Parse one scenario file's text; ``path`` names it in errors and gives its name."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(path, exc) from None
+    try:
+        return scenario_from_mapping(data, name=path.stem, source=path)
+    except ScenarioValueError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate one scenario file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are "
+                            "UTF-8") from None
+    return parse_scenario_text(text, path)
+
+
+def scenario_files(folder: Path) -> list[Path]:
+    """The scenario files of one folder: ``*.toml``, not hidden, sorted, not recursive."""
+    if not folder.is_dir():
+        raise ScenarioError(f"{folder}: no such scenario folder")
+    return sorted(p for p in folder.glob(f"*{SUFFIX}")
+                  if not p.name.startswith(".") and p.is_file())
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A scenario in a later folder that replaced one of the same name."""
+
+    name: str
+    replaced: Path
+    by: Path
+
+    def line(self) -> str:
+        return f"scenario {self.name}: {self.by} overrides {self.replaced}"
+
+
+class Catalogue(dict[str, Scenario]):
+    """Scenarios by name, plus the overrides that happened while loading."""
+
+    def __init__(self, scenarios: Mapping[str, Scenario] | None = None,
+                 overrides: Sequence[Override] = ()) -> None:
+        super().__init__(scenarios or {})
+        self.overrides = tuple(overrides)
+
+    def get_scenario(self, name: str) -> Scenario:
+        """The scenario called ``name``; the error lists the known ones."""
+        try:
+            return self[name]
+        except KeyError:
+            raise ScenarioError(f"unknown scenario {name!r}; known: "
+                                f"{one_of(sorted(self))}") from None
+
+
+def load_catalogue(dirs: Sequence[Path]) -> Catalogue:
+    """Load every folder in order: the shipped one first, then the users' (``--scenarios
+    DIR``). A later folder's scenario replaces an earlier one of the same name (recorded
+    in ``overrides``); two files with one name in the same folder are an error. Every
+    bad file is reported, one per line, in a single ScenarioError."""
+    found: dict[str, Scenario] = {}
+    overrides: list[Override] = []
+    errors: list[str] = []
+    for folder in dirs:
+        in_folder: dict[str, Path] = {}
+        for path in scenario_files(folder):
+            try:
+                scenario = load_scenario(path)
+            except ScenarioError as exc:
+                errors.append(str(exc))
+                continue
+            first = in_folder.get(scenario.name)
+            if first is not None:
+                errors.append(f"{path}: scenario {scenario.name!r} is also defined by {first};"
+                              " names must be unique within a folder")
+                continue
+            in_folder[scenario.name] = path
+            earlier = found.get(scenario.name)
+            if earlier is not None and earlier.source is not None:
+                overrides.append(Override(scenario.name, earlier.source, path))
+            found[scenario.name] = scenario
+    if errors:
+        raise ScenarioError("\n".join(errors))
+    return Catalogue(found, overrides)
+
+
+def shipped_scenarios_dir(package_dir: Path | None = None) -> Path:
+    """The scenarios that come with fakepeer: ``fakepeer/_scenarios`` in an installed
+    wheel, else ``<checkout>/scenarios`` beside the package. ``package_dir`` is the
+    ``fakepeer`` package folder (a seam for tests)."""
+    package = package_dir or Path(__file__).resolve().parent.parent
+    for candidate in (package / INSTALLED_DIR_NAME, package.parent / "scenarios"):
+        if candidate.is_dir():
+            return candidate
+    raise ScenarioError(f"no shipped scenarios: neither {package / INSTALLED_DIR_NAME} nor "
+                        f"{package.parent / 'scenarios'} exists (a broken installation?)")
+
+
+def scenario_dirs(user_dirs: Iterable[Path] = ()) -> list[Path]:
+    """The shipped folder, then the user folders, in override order."""
+    return [shipped_scenarios_dir(), *user_dirs]
