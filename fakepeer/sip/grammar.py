@@ -8,6 +8,7 @@ allows UTF-8 in header values; names, methods and URIs are ASCII).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -117,12 +118,15 @@ def is_token(text: str) -> bool:
     return TOKEN.fullmatch(text) is not None
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_key(name: str) -> str:
     """The lookup key of a header name: lower case, compact form expanded (``i`` -> ``call-id``).
 
     Header names are case-insensitive (RFC 3261 §7.3.1) and a compact form is the same
     header as its long form (§7.3.3), so both spellings must find the same values.
     """
+    # Cached: every lookup calls this for every header, and names repeat endlessly
+    # (bounded by maxsize, so a peer inventing names cannot grow it).
     lowered = name.lower()
     return COMPACT_FORMS.get(lowered, lowered).lower()
 

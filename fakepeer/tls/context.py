@@ -119,6 +119,9 @@ def build_client_context(
 
 
 def _configure_protocol(ctx: SSL.Context, policy: TlsPolicy) -> None:
+    # Idle connections keep no OpenSSL read/write buffers (about 34 KiB each): a lab
+    # may hold thousands of idle SBC connections, and OPTIONS are small and rare.
+    ctx.set_mode(SSL.MODE_RELEASE_BUFFERS)
     ctx.set_min_proto_version(_PROTOCOL[policy.min_version])
     ctx.set_max_proto_version(_PROTOCOL[policy.max_version])
     cipher_string = ":".join(policy.ciphers)

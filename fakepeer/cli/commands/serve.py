@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,9 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
         listeners.listen().addCallbacks(started, failed)
 
     reactor.callWhenRunning(begin)
+    # Twisted installs its SIGINT handler only over Python's default one; a shell that
+    # starts us in the background hands down SIGINT ignored, so put the default back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     reactor.run()  # installs SIGINT/SIGTERM handlers that stop it cleanly
     if failure:
         raise FakepeerError(failure[0])
