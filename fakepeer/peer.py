@@ -6,7 +6,7 @@ This is where the data flow joins: scenario -> certificates and TLS policy -> (l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -18,7 +18,7 @@ from fakepeer.pki.chain import ServedChain
 from fakepeer.pki.defects import DEFECTS, parse_defect
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.situation import Situation, build_situation
-from fakepeer.scenario.model import Scenario
+from fakepeer.scenario.model import Expectation, Scenario
 from fakepeer.tls import GENESYS, MICROSOFT, TlsPolicy
 from fakepeer.tls.inspect import load_system_roots
 from fakepeer.tls.policy import oversize_ca_list, public_bundle_ca_list
@@ -38,23 +38,36 @@ _NEEDS_SECLEVEL_0 = {"sha1-signature", "weak-key"}
 
 @dataclass(frozen=True)
 class RealizedPeer:
+    """One scenario (at one phase) made real: what fakepeer serves and how it answers."""
+
     scenario: Scenario
     chain: ServedChain
     policy: TlsPolicy
     client_trust: tuple[x509.Certificate, ...]
     sip_profile: sip.SipProfile
     responder_policy: sip.ResponderPolicy
+    #: Other chains by SNI name (the staged rollout), beside ``chain`` as the default.
+    by_name: dict[str, ServedChain] = field(default_factory=dict)
 
     @property
-    def expected(self) -> str:
-        """What a correctly configured SBC does with this scenario."""
-        if self.scenario.expect != "accept" or not self.scenario.defects:
-            return self.scenario.expect
+    def expectation(self) -> Expectation:
+        """What a correctly configured SBC does. A scenario built from command-line
+        options says only "accept"; its defects then decide (an expired leaf must be
+        refused)."""
+        stated = self.scenario.expectation
+        if self.scenario.source is not None or stated.reaction != "accept":
+            return stated
         for text in self.scenario.defects:
             info, _ = parse_defect(text)
             if info.verify_error is not None and info.name != "rotated-root":
-                return f"reject:{ALERT_FOR_VERIFY_ERROR.get(info.verify_error, 'bad_certificate')}"
-        return "accept"
+                alert = ALERT_FOR_VERIFY_ERROR.get(info.verify_error, "bad_certificate")
+                return Expectation("reject", alert=alert, reason=info.summary)
+        return stated
+
+    @property
+    def expected(self) -> str:
+        """The expectation in its compact form: accept, reject:ALERT, mark-down:STATUS."""
+        return self.expectation.code
 
 
 def _policy(scenario: Scenario, pki: Pki) -> TlsPolicy:
@@ -75,7 +88,15 @@ def _policy(scenario: Scenario, pki: Pki) -> TlsPolicy:
             policy = policy.with_ca_list(_ca_list(spec.ca_list, pki))
         if spec.tolerate_missing_client_auth:
             policy = policy.tolerating(26)
-        if _NEEDS_SECLEVEL_0 & {parse_defect(d)[0].name for d in scenario.defects}:
+        defects = {parse_defect(d)[0].name for d in scenario.defects}
+        for override in scenario.names:
+            defects |= {parse_defect(d)[0].name for d in override.defects or ()}
+        old_protocol = policy.min_version in ("TLSv1", "TLSv1.1")
+        if spec.insecure_security_level is not None:
+            policy = policy.with_insecure_security_level(spec.insecure_security_level)
+        elif _NEEDS_SECLEVEL_0 & defects or old_protocol:
+            # SHA-1, RSA-1024 and TLS 1.0/1.1 handshakes are refused by OpenSSL 3 at its
+            # default level: serving them on purpose needs level 0.
             policy = policy.with_insecure_security_level(0)
     except ValueError as exc:
         raise ScenarioError(f"scenario {scenario.name}: {exc}") from None
@@ -107,6 +128,7 @@ def client_trust(pki: Pki) -> tuple[x509.Certificate, ...]:
 
 
 def realize(scenario: Scenario, pki: Pki) -> RealizedPeer:
+    """Build what ``scenario`` (without phases: use ``Scenario.at_phase``) serves."""
     if scenario.era not in mirrors.ERAS:
         raise ScenarioError(f"scenario {scenario.name}: unknown era {scenario.era!r}; "
                             f"known: {', '.join(mirrors.ERAS)}")
@@ -116,11 +138,16 @@ def realize(scenario: Scenario, pki: Pki) -> RealizedPeer:
             raise ScenarioError(f"scenario {scenario.name}: unknown defect {name!r}; "
                                 f"known: {', '.join(DEFECTS)}")
     chain = build_situation(pki, Situation(scenario.era, scenario.path, scenario.defects))
+    by_name = {}
+    for override in scenario.names:
+        variant = override.apply(scenario)
+        by_name[override.name] = build_situation(
+            pki, Situation(variant.era, variant.path, variant.defects))
     profile = sip.MICROSOFT if scenario.profile == "microsoft" else sip.GENESYS
     responder = sip.ResponderPolicy(options_status=scenario.sip.options_status,
                                     invite_status=scenario.sip.invite_status)
     return RealizedPeer(scenario, chain, _policy(scenario, pki), client_trust(pki), profile,
-                        responder)
+                        responder, by_name)
 
 
 def briefing(peer: RealizedPeer, listen: list[str]) -> list[str]:
@@ -141,14 +168,26 @@ def briefing(peer: RealizedPeer, listen: list[str]) -> list[str]:
     policy = peer.policy
     lines.append(f"  TLS: {policy.min_version}..{policy.max_version}, ciphers "
                  f"{':'.join(policy.ciphers)}; client certificate {policy.client_certificate}")
-    expected = peer.expected
-    if expected == "accept":
+    expectation = peer.expectation
+    if expectation.reaction == "accept":
         lines.append("  A correctly configured SBC completes TLS, sends OPTIONS with its "
                      "FQDN in Contact and gets 200 OK.")
-    else:
-        alert = expected.partition(":")[2]
+    elif expectation.reaction == "reject" and expectation.by == "fakepeer":
+        lines.append("  fakepeer refuses the SBC here, as the real peer would"
+                     + (f" (alert {expectation.alert})." if expectation.alert else "."))
+    elif expectation.reaction == "reject":
         lines.append("  A correctly configured SBC refuses this chain"
-                     + (f" (it should send alert {alert})." if alert else "."))
+                     + (f" (it should send alert {expectation.alert})."
+                        if expectation.alert else "."))
+    else:
+        status = f" {expectation.sip_status}" if expectation.sip_status else ""
+        lines.append(f"  fakepeer answers{status or ' nothing'}: a correctly configured SBC "
+                     "marks this proxy down and uses another.")
+    for extra in (expectation.reason, expectation.setup):
+        if extra:
+            lines.append("  " + extra.strip().replace("\n", "\n  "))
+    for name, variant in peer.by_name.items():
+        lines.append(f"  SNI {name} gets a different chain: {variant.label}")
     return lines
 
 

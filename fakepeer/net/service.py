@@ -13,9 +13,13 @@ from twisted.internet.interfaces import IHalfCloseableProtocol, IListeningPort
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from zope.interface import implementer
 
-from fakepeer.net.sip_protocol import ServeSettings, SipServerFactory
+from fakepeer.net.phases import PhaseRuntime, PhaseSwitch
+from fakepeer.net.sip_protocol import SipServerFactory
 from fakepeer.report.events import Event, Sink, utc_now
-from fakepeer.tls import ServerConnectionCreator
+
+#: Many SBCs (or a load test) reconnecting at once must not overflow the accept queue;
+#: Twisted's default of 50 drops connections in bursts.
+LISTEN_BACKLOG = 1024
 
 
 @implementer(IHalfCloseableProtocol)
@@ -49,23 +53,25 @@ class SipListeners(Service):
     use is an error the user must see at once, not a log line later).
     """
 
-    def __init__(self, reactor: Any, creator: ServerConnectionCreator, settings: ServeSettings,
-                 sink: Sink, addresses: list[tuple[str, int]],
+    def __init__(self, reactor: Any, phases: list[PhaseRuntime], sink: Sink,
+                 addresses: list[tuple[str, int]],
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.reactor = reactor
         self.sink = sink
         self.clock = clock
         self.addresses = addresses
-        self.sip_factory = SipServerFactory(settings, sink, reactor, clock)
-        self.tls_factory = HalfCloseTolerantTLSFactory(creator, False, self.sip_factory)
+        self.sip_factory = SipServerFactory(phases[0].settings, sink, reactor, clock)
+        self.timeline = PhaseSwitch(reactor, phases, self.sip_factory, sink, clock)
+        self.tls_factory = HalfCloseTolerantTLSFactory(self.timeline, False, self.sip_factory)
         self.ports: list[IListeningPort] = []
 
     def listen(self) -> Deferred[list[IListeningPort]]:
         self.running = True
+        self.timeline.start()
         attempts = []
         for host, port in self.addresses:
             endpoint_class = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
-            endpoint = endpoint_class(self.reactor, port, interface=host)
+            endpoint = endpoint_class(self.reactor, port, backlog=LISTEN_BACKLOG, interface=host)
             attempts.append(endpoint.listen(self.tls_factory).addCallback(self._listening))
         return gatherResults(attempts, consumeErrors=True)
 
@@ -83,6 +89,7 @@ class SipListeners(Service):
 
     def stopService(self) -> Deferred[Any]:
         super().stopService()
+        self.timeline.stop()
         for protocol in list(self.sip_factory.active):
             protocol.closing_reason = "fakepeer is shutting down"
             protocol.transport.loseConnection()

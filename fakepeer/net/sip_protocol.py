@@ -8,6 +8,8 @@ into :class:`~fakepeer.report.events.Event` records.
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ from zope.interface import implementer
 
 from fakepeer import sip
 from fakepeer.report.events import ConnectionIds, Event, Sink
+from fakepeer.report.judge import ExpectationLike, judge
 from fakepeer.report.verdict import judge_connection
 from fakepeer.tls import observation_for
 from fakepeer.tls.inspect import summarize_certificate
@@ -45,6 +48,13 @@ class ServeSettings:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     #: Called after a 200 OK to an OPTIONS, with (connection id, Contact host, port).
     on_options_accepted: Callable[[int, str, int], None] | None = None
+    #: Scenario knobs: wait before answering OPTIONS; or "ignore" / "reset" them.
+    options_delay: float = 0.0
+    options_action: str = "answer"
+    #: What a correct SBC does here (a scenario Expectation); None: no PASS/FAIL.
+    expectation: ExpectationLike | None = None
+    #: The scenario (and phase) these settings come from, for the record.
+    label: str = ""
 
 
 def certificate_names(certificate: x509.Certificate | None) -> tuple[str, ...]:
@@ -94,6 +104,7 @@ class SipTlsProtocol(Protocol):
         self._peer_names: tuple[str, ...] = ()
         self._client_certificate = False
         self._stalled = False
+        self._lost = False
 
     # -- reporting -----------------------------------------------------------------------
     def emit(self, kind: str, summary: str, **data: Any) -> None:
@@ -151,6 +162,32 @@ class SipTlsProtocol(Protocol):
     def _answer(self, request: sip.Request) -> None:
         self.emit("sip-request", f"{request.method} {request.uri}", method=request.method,
                   uri=request.uri, call_id=request.headers.get("call-id"))
+        if request.method == "OPTIONS" and self.settings.options_action != "answer":
+            self._misbehave(request)
+            return
+        if request.method == "OPTIONS" and self.settings.options_delay > 0:
+            self.factory.reactor.callLater(self.settings.options_delay, self._respond, request)
+            return
+        self._respond(request)
+
+    def _misbehave(self, request: sip.Request) -> None:
+        """The scenario's deliberate failures: never answer, or reset the connection."""
+        if self.settings.options_action == "ignore":
+            self.emit("sip-response", "OPTIONS deliberately left unanswered (the SBC should "
+                      "time out with 408)", method="OPTIONS", status=0, finding="ignored")
+            return
+        self.emit("sip-response", "OPTIONS answered with a TCP reset (scenario)",
+                  method="OPTIONS", status=0, finding="reset")
+        self.closing_reason = "fakepeer reset the connection (scenario)"
+        tcp = getattr(self.transport, "transport", None)
+        handle = tcp.getHandle() if tcp is not None else None
+        if handle is not None:  # SO_LINGER 0: close() sends RST instead of FIN
+            handle.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        (tcp or self.transport).abortConnection()
+
+    def _respond(self, request: sip.Request) -> None:
+        if self._lost:  # a delayed answer whose connection has gone
+            return
         context = sip.PeerContext(certificate_names=self._peer_names,
                                   tenant_domains=self.settings.tenant_domains,
                                   mutual_tls=self._client_certificate)
@@ -214,6 +251,7 @@ class SipTlsProtocol(Protocol):
             return None
 
     def connectionLost(self, reason: Failure = None) -> None:
+        self._lost = True
         if self._idle is not None and self._idle.active():
             self._idle.cancel()
         observation = self._observation()
@@ -242,7 +280,14 @@ class SipTlsProtocol(Protocol):
         self.emit("closed", f"{who} ({'clean' if clean else 'not clean'})", clean=clean,
                   by="fakepeer" if self.closing_reason else "peer")
         verdict = judge_connection(self.connection_id, self.events, self.factory.clock())
-        self.emit("verdict", verdict.line(), **verdict.to_json())
+        data = verdict.to_json()
+        line = verdict.line()
+        if self.settings.expectation is not None:
+            judgement = judge(self.settings.expectation, verdict, self.events)
+            data.update(outcome=judgement.outcome, outcome_reason=judgement.reason,
+                        scenario=self.settings.label)
+            line += f" -> {judgement.line()}"
+        self.emit("verdict", line, **data)
         self.factory.connection_ended(self)
 
 

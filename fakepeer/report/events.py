@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-#: Event kinds, in the order they usually happen on one connection.
+#: Event kinds, in the order they usually happen on one connection. Outbound
+#: connections (``probe`` and dial-back) start with ``probe`` and ``tcp-connected`` or
+#: ``tcp-failed``, and add ``certificate-check``: fakepeer's judgement of the SBC's chain.
 KINDS = (
-    "listening", "tcp-accepted", "tcp-refused", "tls-established", "tls-failed",
-    "sip-request", "sip-response", "sip-keepalive", "sip-error", "limit", "dialback",
-    "closed", "verdict", "stopped",
+    "listening", "probe", "tcp-accepted", "tcp-connected", "tcp-failed", "tcp-refused",
+    "tls-established", "tls-failed", "certificate-check", "sip-request", "sip-response",
+    "sip-keepalive", "sip-error", "limit", "dialback", "phase", "closed", "verdict", "stopped",
 )
 
 Sink = Callable[["Event"], None]

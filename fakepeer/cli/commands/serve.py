@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import resource
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from fakepeer.cli.commands.scenarios import add_scenarios_option, open_catalogue
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_store_options, open_pki
 from fakepeer.cli.status import ExitStatus
@@ -25,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Listen for an SBC as sip.pstnhub.microsoft.com (or a Genesys BYOC "
                     "proxy) would, serve the chosen certificate situation and report what "
                     "the SBC did. With no options: today's Microsoft chain on 0.0.0.0:5061.")
+    parser.add_argument("--scenario", default=None, metavar="NAME",
+                        help="serve a scenario from the catalogue (see `fakepeer scenarios "
+                             "list`); the options below then override its settings "
+                             "(default: $FAKEPEER_SCENARIO, else built from the options)")
+    add_scenarios_option(parser)
     parser.add_argument("--listen", action="append", metavar="HOST:PORT",
                         help="address to listen on (repeatable; default 0.0.0.0:5061)")
     parser.add_argument("--profile", choices=["microsoft", "genesys"], default=None,
@@ -46,9 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="the CertificateRequest's CA names")
     parser.add_argument("--tolerate-missing-client-auth", action="store_true",
                         help="accept SBC certificates without clientAuth (late-2025 rule)")
-    parser.add_argument("--options-status", type=int, default=200,
+    parser.add_argument("--options-status", type=int, default=None,
                         help="status to answer OPTIONS with (default 200)")
-    parser.add_argument("--invite-status", type=int, default=503,
+    parser.add_argument("--invite-status", type=int, default=None,
                         help="final response to INVITE (default 503: fakepeer places no calls)")
     parser.add_argument("--tenant-domain", action="append", default=None, metavar="DOMAIN",
                         help="allowed tenant domain for the Contact FQDN (repeatable; default: "
@@ -65,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def scenario_from_options(args: argparse.Namespace) -> Scenario:
+    """The scenario the command line describes when no catalogue scenario is named."""
     era = args.era or ("genesys" if args.profile == "genesys" else mirrors.DEFAULT_ERA)
     profile = args.profile or mirrors.ERAS[era].profile
     try:
@@ -72,48 +80,122 @@ def scenario_from_options(args: argparse.Namespace) -> Scenario:
             name="command-line",
             description="built from command-line options",
             profile=profile, era=era, path=args.path, defects=tuple(args.defect),
-            tls=TlsSpec(min_version=args.tls_min, max_version=args.tls_max,
-                        ciphers=tuple(args.ciphers.split(":")) if args.ciphers else None,
-                        groups=tuple(args.groups.split(":")) if args.groups else None,
-                        client_certificate=args.client_cert, ca_list=args.ca_list,
-                        tolerate_missing_client_auth=args.tolerate_missing_client_auth),
-            sip=SipSpec(options_status=args.options_status, invite_status=args.invite_status,
-                        tenant_domains=tuple(args.tenant_domain) if args.tenant_domain else None),
+            tls=_tls_overrides(TlsSpec(), args),
+            sip=_sip_overrides(SipSpec(), args),
         )
     except ValueError as exc:
         raise ScenarioError(f"command-line scenario: {exc}") from None
 
 
+def _tls_overrides(spec: TlsSpec, args: argparse.Namespace) -> TlsSpec:
+    changes: dict[str, Any] = {}
+    for option, name in (("tls_min", "min_version"), ("tls_max", "max_version"),
+                         ("client_cert", "client_certificate"), ("ca_list", "ca_list")):
+        if getattr(args, option) is not None:
+            changes[name] = getattr(args, option)
+    for option in ("ciphers", "groups"):
+        if getattr(args, option):
+            changes[option] = tuple(getattr(args, option).split(":"))
+    if args.tolerate_missing_client_auth:
+        changes["tolerate_missing_client_auth"] = True
+    return replace(spec, **changes) if changes else spec
+
+
+def _sip_overrides(spec: SipSpec, args: argparse.Namespace) -> SipSpec:
+    changes: dict[str, Any] = {}
+    if args.options_status is not None:
+        changes["options_status"] = args.options_status
+    if args.invite_status is not None:
+        changes["invite_status"] = args.invite_status
+    if args.tenant_domain:
+        changes["tenant_domains"] = tuple(args.tenant_domain)
+    return replace(spec, **changes) if changes else spec
+
+
+def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
+    """A catalogue scenario with the command line's overrides, or the command line's own."""
+    name = args.scenario or env.variables.get("FAKEPEER_SCENARIO")
+    if not name:
+        return scenario_from_options(args)
+    catalogue = open_catalogue(args, env)
+    if name not in catalogue:
+        raise ScenarioError(f"no scenario {name!r}; known: {', '.join(sorted(catalogue))} "
+                            "(see `fakepeer scenarios list`)")
+    scenario = catalogue[name]
+    try:
+        changes: dict[str, Any] = {"tls": _tls_overrides(scenario.tls, args),
+                                   "sip": _sip_overrides(scenario.sip, args)}
+        if args.era:
+            changes.update(era=args.era, path=args.path)
+        elif args.path:
+            changes["path"] = args.path
+        if args.profile:
+            changes["profile"] = args.profile
+        if args.defect:
+            changes["defects"] = (*scenario.defects, *args.defect)
+        return replace(scenario, **changes)
+    except ValueError as exc:
+        raise ScenarioError(f"scenario {name} with command-line overrides: {exc}") from None
+
+
+def _phases(scenario: Scenario, pki: Any, args: argparse.Namespace) -> tuple[list[Any], Any]:
+    """Each phase of the timeline realised: TLS creator, SIP settings; and phase 1's peer."""
+    from fakepeer import sip
+    from fakepeer.net.phases import PhaseRuntime
+    from fakepeer.net.sip_protocol import ServeSettings
+    from fakepeer.peer import realize
+    from fakepeer.tls import ServerConnectionCreator
+
+    runtimes, first = [], None
+    for phase, effective in scenario.timeline():
+        peer = realize(effective, pki)
+        first = first or peer
+        by_name = {name: peer.chain for name in peer.chain.names}
+        by_name.update(peer.by_name)
+        try:
+            creator = ServerConnectionCreator(peer.policy, peer.chain, by_name,
+                                              client_trust=peer.client_trust)
+        except ValueError as exc:
+            raise ConfigError(f"scenario {scenario.name}: {exc}") from None
+        label = scenario.name + (f"/{phase.name}" if len(scenario.phases) > 1 else "")
+        settings = ServeSettings(
+            profile=peer.sip_profile, responder_policy=peer.responder_policy,
+            tenant_domains=effective.sip.tenant_domains, limits=sip.Limits(),
+            idle_timeout=args.idle_timeout, max_connections=args.max_connections,
+            options_delay=effective.sip.options_delay,
+            options_action=effective.sip.options_action,
+            expectation=peer.expectation, label=label)
+        runtimes.append(PhaseRuntime(phase.name, creator, settings, phase.duration,
+                                     phase.until_connections,
+                                     phase.description or peer.chain.label))
+    return runtimes, first
+
+
 def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     from twisted.internet import reactor
 
-    from fakepeer import sip
     from fakepeer.net.service import SipListeners
-    from fakepeer.net.sip_protocol import ServeSettings
-    from fakepeer.peer import briefing, check_listen, realize
-    from fakepeer.tls import ServerConnectionCreator
+    from fakepeer.peer import briefing, check_listen
 
     _raise_fd_limit()
     listens = args.listen or [env.variables.get("FAKEPEER_LISTEN", "0.0.0.0:5061")]
     addresses = [check_listen(text) for text in listens]
-    scenario = scenario_from_options(args)
+    scenario = chosen_scenario(args, env)
     pki = open_pki(args, env.variables, env.cwd)
-    peer = realize(scenario, pki)
-    try:
-        creator = ServerConnectionCreator.from_chains(peer.policy, [peer.chain],
-                                                      client_trust=peer.client_trust)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    for line in briefing(peer, listens):
+    phases, first = _phases(scenario, pki, args)
+    lines = briefing(first, listens)
+    if len(phases) > 1:
+        lines.append("  Timeline:")
+        for number, (phase, runtime) in enumerate(zip(scenario.phases, phases, strict=True),
+                                                  start=1):
+            lines.append(f"    {number}. {phase.name}: {runtime.description} "
+                         f"(ends {phase.ends})")
+    for line in lines:
         env.warn(line) if args.json else env.say(line)
     sinks: list[Any] = [JsonLinesSink(env.stdout) if args.json else ConsoleSink(env.stdout)]
     if args.events:
         sinks.append(JsonLinesSink.open(args.events))
-    settings = ServeSettings(profile=peer.sip_profile, responder_policy=peer.responder_policy,
-                             tenant_domains=scenario.sip.tenant_domains,
-                             limits=sip.Limits(), idle_timeout=args.idle_timeout,
-                             max_connections=args.max_connections)
-    listeners = SipListeners(reactor, creator, settings, Fanout(*sinks), addresses)
+    listeners = SipListeners(reactor, phases, Fanout(*sinks), addresses)
     failure: list[str] = []
 
     def started(_: object) -> None:

@@ -1,0 +1,85 @@
+"""A timeline of phases: which TLS creator and SIP settings new connections get, and
+when to move on (after a duration, or after N connections), as the real cutovers did.
+
+Connections keep the phase they started in; only new handshakes see a new chain, which
+is how a real proxy fleet rolls over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from twisted.internet.interfaces import IDelayedCall, IOpenSSLServerConnectionCreator
+from zope.interface import implementer
+
+from fakepeer.net.sip_protocol import ServeSettings, SipServerFactory
+from fakepeer.report.events import Event, Sink
+from fakepeer.tls import ServerConnectionCreator
+
+
+@dataclass(frozen=True)
+class PhaseRuntime:
+    """One phase, ready to serve."""
+
+    name: str
+    creator: ServerConnectionCreator
+    settings: ServeSettings
+    duration: float | None = None
+    until_connections: int | None = None
+    description: str = ""
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class PhaseSwitch:
+    """Hands each new TLS connection to the current phase's creator and moves the
+    timeline on. With one phase it is a plain pass-through."""
+
+    def __init__(self, reactor: Any, phases: list[PhaseRuntime], factory: SipServerFactory,
+                 sink: Sink, clock: Callable[[], datetime]) -> None:
+        if not phases:
+            raise ValueError("a timeline needs at least one phase")
+        self.reactor = reactor
+        self.phases = phases
+        self.factory = factory
+        self.sink = sink
+        self.clock = clock
+        self.index = -1
+        self._connections_in_phase = 0
+        self._timer: IDelayedCall | None = None
+
+    @property
+    def current(self) -> PhaseRuntime:
+        return self.phases[max(self.index, 0)]
+
+    def start(self) -> None:
+        self._enter(0)
+
+    def stop(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+
+    def _enter(self, index: int) -> None:
+        self.index = index
+        self._connections_in_phase = 0
+        phase = self.phases[index]
+        self.factory.settings = phase.settings
+        if len(self.phases) > 1:
+            self.sink(Event("phase", 0, "-", f"phase {index + 1}/{len(self.phases)} "
+                            f"'{phase.name}': {phase.description or phase.settings.label}",
+                            {"index": index, "name": phase.name, "label": phase.settings.label},
+                            self.clock()))
+        if phase.duration is not None and index + 1 < len(self.phases):
+            self._timer = self.reactor.callLater(phase.duration, self._enter, index + 1)
+
+    def serverConnectionForTLS(self, tlsProtocol: object) -> Any:
+        phase = self.current
+        connection = phase.creator.serverConnectionForTLS(tlsProtocol)
+        self._connections_in_phase += 1
+        limit = phase.until_connections
+        if limit is not None and self._connections_in_phase >= limit and \
+                self.index + 1 < len(self.phases):
+            self._enter(self.index + 1)
+        return connection
