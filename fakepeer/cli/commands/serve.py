@@ -13,7 +13,7 @@ from fakepeer.cli.commands.scenarios import add_scenarios_option, open_catalogue
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_store_options, open_pki
 from fakepeer.cli.status import ExitStatus
-from fakepeer.errors import ConfigError, FakepeerError, ScenarioError
+from fakepeer.errors import FakepeerError, ScenarioError
 from fakepeer.pki import mirrors
 from fakepeer.pki.defects import DEFECTS
 from fakepeer.report.events import Fanout
@@ -138,42 +138,10 @@ def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
         raise ScenarioError(f"scenario {name} with command-line overrides: {exc}") from None
 
 
-def _phases(scenario: Scenario, pki: Any, args: argparse.Namespace) -> tuple[list[Any], Any]:
-    """Each phase of the timeline realised: TLS creator, SIP settings; and phase 1's peer."""
-    from fakepeer import sip
-    from fakepeer.net.phases import PhaseRuntime
-    from fakepeer.net.sip_protocol import ServeSettings
-    from fakepeer.peer import realize
-    from fakepeer.tls import ServerConnectionCreator
-
-    runtimes, first = [], None
-    for phase, effective in scenario.timeline():
-        peer = realize(effective, pki)
-        first = first or peer
-        by_name = {name: peer.chain for name in peer.chain.names}
-        by_name.update(peer.by_name)
-        try:
-            creator = ServerConnectionCreator(peer.policy, peer.chain, by_name,
-                                              client_trust=peer.client_trust)
-        except ValueError as exc:
-            raise ConfigError(f"scenario {scenario.name}: {exc}") from None
-        label = scenario.name + (f"/{phase.name}" if len(scenario.phases) > 1 else "")
-        settings = ServeSettings(
-            profile=peer.sip_profile, responder_policy=peer.responder_policy,
-            tenant_domains=effective.sip.tenant_domains, limits=sip.Limits(),
-            idle_timeout=args.idle_timeout, max_connections=args.max_connections,
-            options_delay=effective.sip.options_delay,
-            options_action=effective.sip.options_action,
-            expectation=peer.expectation, label=label)
-        runtimes.append(PhaseRuntime(phase.name, creator, settings, phase.duration,
-                                     phase.until_connections,
-                                     phase.description or peer.chain.label))
-    return runtimes, first
-
-
 def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     from twisted.internet import reactor
 
+    from fakepeer.assembly import build_phases
     from fakepeer.net.service import SipListeners
     from fakepeer.peer import briefing, check_listen
 
@@ -182,7 +150,8 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     addresses = [check_listen(text) for text in listens]
     scenario = chosen_scenario(args, env)
     pki = open_pki(args, env.variables, env.cwd)
-    phases, first = _phases(scenario, pki, args)
+    phases, first = build_phases(scenario, pki, idle_timeout=args.idle_timeout,
+                                 max_connections=args.max_connections)
     lines = briefing(first, listens)
     if len(phases) > 1:
         lines.append("  Timeline:")
