@@ -9,9 +9,12 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 # Real peers from Debian's packages: openssl (s_client/verify), sipsak (SIP over TLS),
-# kamailio with its TLS module (an SBC-like peer and the benchmark reference).
+# kamailio with its TLS module (an SBC-like peer and the benchmark reference); podman with
+# runc, slirp4netns, uidmap and debootstrap build and run the real image (tests/container);
+# chromium renders the status page and the rehearsal report headless.
 debs=(openssl ca-certificates)
-[ $want_test = 1 ] && debs+=(sipsak kamailio kamailio-tls-modules procps)
+[ $want_test = 1 ] && debs+=(sipsak kamailio kamailio-tls-modules procps
+                             podman runc slirp4netns uidmap debootstrap chromium)
 
 missing=()
 for d in "${debs[@]}"; do

@@ -34,7 +34,8 @@ def test_readme_command_runs(command, session_store, tmp_path):
     """Each README command succeeds as written (serve: starts listening, stops on SIGTERM)."""
     argv = [sys.executable, "-m", "fakepeer", *shlex.split(command)[1:]]
     env = {**os.environ, "FAKEPEER_CERTS": str(session_store),
-           "FAKEPEER_LISTEN": "127.0.0.1:0", "PYTHONUNBUFFERED": "1"}
+           "FAKEPEER_LISTEN": "127.0.0.1:0", "FAKEPEER_HTTP": "127.0.0.1:0",
+           "PYTHONUNBUFFERED": "1"}
     if command.startswith("fakepeer serve"):
         process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)

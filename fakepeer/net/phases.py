@@ -61,6 +61,22 @@ class PhaseSwitch:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
 
+    def load(self, phases: list[PhaseRuntime]) -> None:
+        """Serve another timeline from its first phase (a scenario switch or a reload);
+        connections already open keep what they had."""
+        if not phases:
+            raise ValueError("a timeline needs at least one phase")
+        self.stop()
+        self.phases = phases
+        self._enter(0)
+
+    def jump(self, index: int) -> None:
+        """Move to phase ``index`` now (the control API's phase switch)."""
+        if not 0 <= index < len(self.phases):
+            raise IndexError(f"phase {index} does not exist (0-{len(self.phases) - 1})")
+        self.stop()
+        self._enter(index)
+
     def _enter(self, index: int) -> None:
         self.index = index
         self._connections_in_phase = 0

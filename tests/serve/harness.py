@@ -24,6 +24,7 @@ START_TIMEOUT = 60.0
 class Server:
     process: subprocess.Popen[str]
     port: int = 0
+    http_port: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,6 +86,8 @@ def serving(certs: Path, *options: str) -> Iterator[Server]:
     """Run ``fakepeer serve --json`` on an ephemeral loopback port until the block ends."""
     command = [sys.executable, "-m", "fakepeer", "serve", "--listen", "127.0.0.1:0",
                "--json", "--certs", str(certs), *options]
+    if "--http" not in options and "--no-http" not in options:
+        command += ["--http", "127.0.0.1:0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     server = Server(process)
@@ -92,12 +95,18 @@ def serving(certs: Path, *options: str) -> Iterator[Server]:
     threading.Thread(target=_stderr_reader, args=(server,), daemon=True).start()
     try:
         try:
-            listening = server.wait_for(lambda e: e["kind"] == "listening", START_TIMEOUT)
+            listening = server.wait_for(
+                lambda e: e["kind"] == "listening" and "service" not in e.get("data", {}),
+                START_TIMEOUT)
         except AssertionError:
             process.kill()
             raise AssertionError(
                 "fakepeer serve did not start:\n" + "\n".join(server.stderr)) from None
         server.port = listening["data"]["port"]
+        if "--no-http" not in options:
+            http = server.wait_for(lambda e: e["kind"] == "listening"
+                                   and e.get("data", {}).get("service") == "http", 10)
+            server.http_port = http["data"]["port"]
         yield server
     finally:
         if process.poll() is None:

@@ -16,7 +16,7 @@ from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import FakepeerError, ScenarioError
 from fakepeer.pki import mirrors
 from fakepeer.pki.defects import DEFECTS
-from fakepeer.report.events import Fanout
+from fakepeer.report.events import Event, Fanout
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
 from fakepeer.scenario.model import CA_LISTS, CLIENT_CERTIFICATE_MODES, Scenario, SipSpec, TlsSpec
 
@@ -60,6 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--tenant-domain", action="append", default=None, metavar="DOMAIN",
                         help="allowed tenant domain for the Contact FQDN (repeatable; default: "
                              "any domain the SBC certificate proves)")
+    parser.add_argument("--http", default=None, metavar="HOST:PORT",
+                        help="the HTTP side service: roots, AIA, CRL, OCSP, status page and "
+                             "control API (default 127.0.0.1:8080 or $FAKEPEER_HTTP)")
+    parser.add_argument("--no-http", action="store_true", help="no HTTP side service")
+    parser.add_argument("--http-token", default=None, metavar="TOKEN",
+                        help="lets non-loopback clients use the control API with "
+                             "'Authorization: Bearer TOKEN' (default $FAKEPEER_HTTP_TOKEN)")
     parser.add_argument("--events", type=Path, default=None, metavar="FILE",
                         help="append every event as a JSON line to FILE")
     parser.add_argument("--json", action="store_true",
@@ -144,39 +151,87 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     from fakepeer.assembly import build_phases
     from fakepeer.net.service import SipListeners
     from fakepeer.peer import briefing, check_listen
+    from fakepeer.report.board import StatusBoard
 
     _raise_fd_limit()
     listens = args.listen or [env.variables.get("FAKEPEER_LISTEN", "0.0.0.0:5061")]
     addresses = [check_listen(text) for text in listens]
+    http_address = None
+    if not args.no_http:
+        http_address = check_listen(args.http or env.variables.get("FAKEPEER_HTTP")
+                                    or "127.0.0.1:8080")
     scenario = chosen_scenario(args, env)
     pki = open_pki(args, env.variables, env.cwd)
-    phases, first = build_phases(scenario, pki, idle_timeout=args.idle_timeout,
-                                 max_connections=args.max_connections)
-    lines = briefing(first, listens)
-    if len(phases) > 1:
-        lines.append("  Timeline:")
-        for number, (phase, runtime) in enumerate(zip(scenario.phases, phases, strict=True),
-                                                  start=1):
-            lines.append(f"    {number}. {phase.name}: {runtime.description} "
-                         f"(ends {phase.ends})")
-    for line in lines:
+
+    def phases_for(chosen: Scenario) -> tuple[list[Any], Any]:
+        return build_phases(chosen, pki, idle_timeout=args.idle_timeout,
+                            max_connections=args.max_connections)
+
+    phases, first = phases_for(scenario)
+    for line in _briefing_lines(briefing(first, listens), scenario, phases):
         env.warn(line) if args.json else env.say(line)
-    sinks: list[Any] = [JsonLinesSink(env.stdout) if args.json else ConsoleSink(env.stdout)]
+    board = StatusBoard()
+    board.scenario = scenario.name
+    sinks: list[Any] = [JsonLinesSink(env.stdout) if args.json else ConsoleSink(env.stdout),
+                        board]
     if args.events:
         sinks.append(JsonLinesSink.open(args.events))
-    listeners = SipListeners(reactor, phases, Fanout(*sinks), addresses)
+    sink = Fanout(*sinks)
+    listeners = SipListeners(reactor, phases, sink, addresses)
+    current = {"scenario": scenario}
+
+    def switch(name: str, *, reload: bool = False) -> str:
+        """Serve another catalogue scenario (or re-read the current one's file)."""
+        catalogue = open_catalogue(args, env)
+        if name not in catalogue:
+            raise ScenarioError(f"no scenario {name!r}; known: {', '.join(sorted(catalogue))}")
+        chosen = catalogue[name]
+        new_phases, _ = phases_for(chosen)
+        listeners.timeline.load(new_phases)
+        current["scenario"] = chosen
+        board.scenario = chosen.name
+        verb = "reloaded" if reload else "now serving"
+        sink(Event("phase", 0, "-", f"{verb} scenario {chosen.name}",
+                   {"name": chosen.name, "label": chosen.name}))
+        return f"{verb} scenario {chosen.name}"
+
+    def jump(index: int) -> str:
+        try:
+            listeners.timeline.jump(index)
+        except IndexError as exc:
+            raise ScenarioError(str(exc)) from None
+        return f"phase {index} of {current['scenario'].name}"
+
+    def reload_on_sighup() -> None:
+        name = current["scenario"].name
+        if current["scenario"].source is None:
+            sink(Event("phase", 0, "-", "SIGHUP: the scenario comes from command-line options;"
+                       " nothing to reload", {"name": name}))
+            return
+        try:
+            switch(name, reload=True)
+        except FakepeerError as exc:  # a bad file keeps the running scenario
+            sink(Event("phase", 0, "-", f"SIGHUP reload failed, still serving {name}: {exc}",
+                       {"name": name, "error": str(exc)}))
+
     failure: list[str] = []
 
     def started(_: object) -> None:
         reactor.addSystemEventTrigger("before", "shutdown", listeners.stopService)
+        signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(reload_on_sighup))
 
     def failed(reason: Any) -> None:
         error = getattr(reason.value, "subFailure", reason)
         failure.append(f"cannot listen: {error.getErrorMessage()}")
-        reactor.stop()
+        if reactor.running:
+            reactor.stop()
 
     def begin() -> None:
         listeners.listen().addCallbacks(started, failed)
+        if http_address is not None:
+            _start_http(reactor, http_address, pki, board, switch, jump,
+                        args.http_token or env.variables.get("FAKEPEER_HTTP_TOKEN"), sink,
+                        failed)
 
     reactor.callWhenRunning(begin)
     # Twisted installs its SIGINT handler only over Python's default one; a shell that
@@ -186,6 +241,38 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     if failure:
         raise FakepeerError(failure[0])
     return ExitStatus.SUCCESS
+
+
+def _briefing_lines(lines: list[str], scenario: Scenario, phases: list[Any]) -> list[str]:
+    if len(phases) > 1:
+        lines.append("  Timeline:")
+        for number, (phase, runtime) in enumerate(zip(scenario.phases, phases, strict=True),
+                                                  start=1):
+            lines.append(f"    {number}. {phase.name}: {runtime.description} "
+                         f"(ends {phase.ends})")
+    return lines
+
+
+def _start_http(reactor: Any, address: tuple[str, int], pki: Any, board: Any,
+                switch: Any, jump: Any, token: str | None, sink: Any, failed: Any) -> None:
+    from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
+    from twisted.web.server import Site
+
+    from fakepeer.net.http import ControlActions, build_site_root
+
+    host, port = address
+    site = Site(build_site_root(pki, board, ControlActions(switch, jump), token))
+    site.displayTracebacks = False
+    endpoint_class = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
+
+    def listening(listening_port: Any) -> None:
+        bound = listening_port.getHost()
+        sink(Event("listening", 0, f"{bound.host}:{bound.port}",
+                   f"HTTP side service on http://{bound.host}:{bound.port}/ (roots, AIA, "
+                   "CRL, OCSP, status)", {"host": bound.host, "port": bound.port,
+                                          "service": "http"}))
+
+    endpoint_class(reactor, port, interface=host).listen(site).addCallbacks(listening, failed)
 
 
 def _raise_fd_limit() -> None:

@@ -1,0 +1,206 @@
+"""The HTTP side service of a real ``fakepeer serve``: roots, AIA, CRL and OCSP as real
+clients fetch them, status JSON and page, the control API and SIGHUP reload."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from twisted.internet.address import IPv4Address
+from twisted.web.test.requesthelper import DummyRequest
+
+from fakepeer.net.http import Control, ControlActions
+from fakepeer.pki import export
+from tests.serve.harness import s_client, serving
+
+
+def _get(port: int, path: str) -> tuple[int, bytes, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as reply:
+            return reply.status, reply.read(), reply.headers.get("content-type", "")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers.get("content-type", "")
+
+
+def _post(port: int, path: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST",
+                                     data=json.dumps(payload).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _served_chain(port: int, client: list[str]) -> list[x509.Certificate]:
+    output = s_client(port, "-showcerts", *client).output
+    blocks = output.split("-----BEGIN CERTIFICATE-----")[1:]
+    return [x509.load_pem_x509_certificate(
+        ("-----BEGIN CERTIFICATE-----" + b.split("-----END CERTIFICATE-----")[0]
+         + "-----END CERTIFICATE-----\n").encode()) for b in blocks]
+
+
+def _url_path(certificate: x509.Certificate, method: x509.ObjectIdentifier) -> str:
+    aia = certificate.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+    url = next(d.access_location.value for d in aia.value if d.access_method == method)
+    return "/" + url.split("/", 3)[3]
+
+
+def _client(sbc_files) -> list[str]:
+    return ["-cert", str(sbc_files.cert), "-key", str(sbc_files.key), "-cert_chain",
+            str(sbc_files.chain)]
+
+
+@pytest.fixture(scope="module")
+def revoked_server(session_store):
+    with serving(session_store, "--scenario", "revoked") as server:
+        yield server
+
+
+def test_roots_download_as_pem_and_der(revoked_server, session_store):
+    """/ca/ lists the mirrored roots; each downloads as PEM and DER, as stored."""
+    status, body, kind = _get(revoked_server.http_port, "/ca/")
+    assert status == 200 and "text/html" in kind
+    assert b"DigiCert Global Root G2 (fakepeer lab)" in body
+    stored = (session_store / "lab" / "digicert-global-root-g2.pem").read_bytes()
+    assert _get(revoked_server.http_port, "/ca/digicert-global-root-g2.pem")[1] == stored
+    der = _get(revoked_server.http_port, "/ca/digicert-global-root-g2.crt")[1]
+    assert export.pem([x509.load_der_x509_certificate(der)]) == stored
+    assert _get(revoked_server.http_port, "/ca/no-such-ca.pem")[0] == 404
+
+
+def test_aia_ca_issuers_url_serves_the_issuer(revoked_server, sbc_files):
+    """The caIssuers URL in the served leaf returns exactly the leaf's issuer."""
+    leaf, issuer, *_ = _served_chain(revoked_server.port, _client(sbc_files))
+    path = _url_path(leaf, x509.oid.AuthorityInformationAccessOID.CA_ISSUERS)
+    status, body, _ = _get(revoked_server.http_port, path)
+    assert status == 200
+    assert x509.load_der_x509_certificate(body) == issuer
+
+
+def test_crl_lists_the_revoked_leaf_and_openssl_uses_it(revoked_server, sbc_files, tmp_path,
+                                                        anchors):
+    """The CRL at the CDP URL revokes the served leaf; openssl verify -crl_check says 23."""
+    leaf, issuer, *rest = _served_chain(revoked_server.port, _client(sbc_files))
+    cdp = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    path = "/" + cdp[0].full_name[0].value.split("/", 3)[3]
+    body = _get(revoked_server.http_port, path)[1]
+    crl = x509.load_der_x509_crl(body)
+    assert crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None
+    (tmp_path / "crl.pem").write_bytes(crl.public_bytes(Encoding.PEM))
+    (tmp_path / "leaf.pem").write_bytes(export.pem([leaf]))
+    (tmp_path / "chain.pem").write_bytes(export.pem([issuer, *rest]))
+    done = subprocess.run(["openssl", "verify", "-crl_check", "-CRLfile",
+                           str(tmp_path / "crl.pem"), "-CAfile", str(anchors["microsoft-2026"]),
+                           "-untrusted", str(tmp_path / "chain.pem"), str(tmp_path / "leaf.pem")],
+                          capture_output=True, text=True, timeout=30)
+    assert "error 23" in done.stdout + done.stderr
+
+
+def test_ocsp_says_revoked_then_good(revoked_server, sbc_files, tmp_path):
+    """openssl ocsp at the AIA OCSP URL: the revoked leaf is revoked, its issuer's other
+    leaves (here: a fresh good one) are good."""
+    leaf, issuer, *_ = _served_chain(revoked_server.port, _client(sbc_files))
+    path = _url_path(leaf, x509.oid.AuthorityInformationAccessOID.OCSP)
+    (tmp_path / "leaf.pem").write_bytes(export.pem([leaf]))
+    (tmp_path / "issuer.pem").write_bytes(export.pem([issuer]))
+    done = subprocess.run(
+        ["openssl", "ocsp", "-issuer", str(tmp_path / "issuer.pem"), "-cert",
+         str(tmp_path / "leaf.pem"), "-url", f"http://127.0.0.1:{revoked_server.http_port}{path}",
+         "-VAfile", str(tmp_path / "issuer.pem"), "-no_nonce"],
+        capture_output=True, text=True, timeout=30)
+    assert f"{tmp_path / 'leaf.pem'}: revoked" in done.stdout, done.stdout + done.stderr
+    assert "Response verify OK" in done.stdout + done.stderr
+
+
+def test_status_json_and_page_show_the_verdicts(revoked_server, sbc_files):
+    """After a connection, /status has its verdict and the page shows it, escaped."""
+    s_client(revoked_server.port, *_client(sbc_files))
+    revoked_server.next_event("verdict", 0)
+    status, body, _ = _get(revoked_server.http_port, "/status")
+    snapshot = json.loads(body)
+    assert snapshot["scenario"] == "revoked"
+    assert snapshot["connections"]["total"] >= 1
+    assert snapshot["verdicts"]
+    status, page, _ = _get(revoked_server.http_port, "/")
+    assert status == 200 and b"<table id='verdicts'>" in page
+
+
+def test_control_switches_scenario_while_serving(session_store, sbc_files, anchors):
+    """POST /control/scenario from loopback: the next handshake gets the new chain."""
+    with serving(session_store) as server:
+        status, reply = _post(server.http_port, "/control/scenario", {"name": "expired-leaf"})
+        assert status == 200, reply
+        result = s_client(server.port, *_client(sbc_files), "-CAfile",
+                          str(anchors["microsoft-2026"]))
+        assert "verify error:num=10" in result.output
+        status, reply = _post(server.http_port, "/control/scenario", {"name": "nope"})
+        assert status == 409 and "no scenario 'nope'" in reply["error"]
+        assert _post(server.http_port, "/control/phase", {"index": 5})[0] == 409
+
+
+def test_control_refuses_remote_clients_without_the_token():
+    """A non-loopback client needs the token; without a configured token, never."""
+    calls: list[str] = []
+    actions = ControlActions(lambda name: calls.append(name) or "ok", lambda i: "ok")
+
+    def post(resource: Control, host: str, token: str | None) -> int:
+        request = DummyRequest([b"scenario"])
+        request.method = b"POST"
+        request.client = IPv4Address("TCP", host, 5000)
+        request.content = io.BytesIO(b'{"name": "expired-leaf"}')
+        if token:
+            request.requestHeaders.addRawHeader(b"authorization", f"Bearer {token}".encode())
+        resource.render(request)
+        return request.responseCode or 200
+
+    assert post(Control(actions, None), "192.0.2.7", None) == 403
+    assert post(Control(actions, "s3cret"), "192.0.2.7", "wrong") == 403
+    assert post(Control(actions, "s3cret"), "192.0.2.7", "s3cret") == 200
+    assert post(Control(actions, None), "127.0.0.1", None) == 200
+    assert calls == ["expired-leaf", "expired-leaf"]
+
+
+def test_sighup_reloads_and_a_bad_file_keeps_the_running_scenario(session_store, tmp_path,
+                                                                   sbc_files, anchors):
+    """SIGHUP re-reads the scenario file; a broken file is reported and changes nothing."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    path = folder / "lab-one.toml"
+    path.write_text('era = "microsoft-2026"\n')
+    with serving(session_store, "--scenario", "lab-one", "--scenarios", str(folder)) as server:
+        path.write_text('era = "microsoft-2026"\nbogus_key = 1\n')
+        mark = server.mark()
+        server.process.send_signal(signal.SIGHUP)
+        failed = server.wait_for(lambda e: "reload failed" in e["summary"], since=mark)
+        assert "bogus_key" in failed["summary"]
+        path.write_text('era = "microsoft-2026"\ndefects = ["expired-leaf"]\n')
+        mark = server.mark()
+        server.process.send_signal(signal.SIGHUP)
+        server.wait_for(lambda e: "reloaded scenario lab-one" in e["summary"], since=mark)
+        result = s_client(server.port, *_client(sbc_files), "-CAfile",
+                          str(anchors["microsoft-2026"]))
+        assert "verify error:num=10" in result.output
+
+
+def test_status_page_renders_in_headless_chromium(revoked_server, tmp_path):
+    """The status page is a real page: headless Chromium renders it to a screenshot."""
+    browser = Path("/usr/bin/chromium")
+    if not browser.exists():
+        pytest.fail("chromium is not installed; scripts/setup.sh --test installs it")
+    shot = tmp_path / "status.png"
+    subprocess.run([str(browser), "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'ud'}",
+                    "--window-size=1000,600", f"--screenshot={shot}",
+                    f"http://127.0.0.1:{revoked_server.http_port}/"],
+                   capture_output=True, timeout=90)
+    assert shot.exists() and shot.stat().st_size > 5000
