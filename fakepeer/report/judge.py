@@ -56,6 +56,11 @@ def judge(expectation: ExpectationLike, verdict: Verdict, events: list[Event]) -
     # mark-down
     status = expectation.sip_status
     statuses = [int(e.data.get("status", 0)) for e in answered]
+    deliberate = {e.data.get("finding") for e in answered} & {"reset", "ignored"}
+    if deliberate:
+        what = "reset the connection" if "reset" in deliberate else "never answered"
+        return Judgement("CHECK", f"fakepeer {what}; confirm the SBC marked this proxy down "
+                                  "and moved on")
     if status is not None and status in statuses:
         return Judgement("CHECK", f"fakepeer answered {status}; confirm the SBC marked this "
                                   "proxy down and moved on")
