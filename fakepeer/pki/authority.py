@@ -185,6 +185,39 @@ def _new_builder(subject: x509.Name, issuer_name: x509.Name, key: PrivateKey,
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Extensions:
+    """What either role needs to write the extensions both kinds of certificate share."""
+
+    key: PrivateKey
+    signer_key: PrivateKey
+    issuer: Issuer | None
+    options: IssueOptions
+    key_usage: tuple[str, ...]
+    eku: tuple[str, ...]
+    policies: tuple[str, ...]
+    aia_methods: tuple[str, ...] = ("ocsp", "ca_issuers")
+
+    def common(self, name: str) -> tuple[x509.ExtensionType, bool] | None:
+        """The (extension, critical) for a shared name; None when absent or not shared."""
+        if name == "ski":
+            return x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), False
+        if name == "aki":
+            return (x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                self.signer_key.public_key()), False)
+        if name == "ku" and self.key_usage:
+            return _key_usage(self.key_usage, self.key), True
+        if name == "eku" and self.eku:
+            return x509.ExtendedKeyUsage([_EKU_OIDS[e] for e in self.eku]), False
+        if name == "policies" and self.policies:
+            return _policies(self.policies), False
+        if name == "aia" and self.issuer:
+            return _aia(self.issuer, self.options, self.aia_methods), False
+        if name == "cdp" and self.issuer:
+            return _cdp(self.issuer, self.options), False
+        return None
+
+
 def build_ca_certificate(
     spec: CaSpec,
     key: PrivateKey,
@@ -197,34 +230,18 @@ def build_ca_certificate(
     signer_key = issuer.key if issuer else key
     not_before, not_after = validity or ca_validity(spec, options)
     builder = _new_builder(subject, issuer.name if issuer else subject, key, not_before, not_after)
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    shared = _Extensions(key, signer_key, issuer, options, spec.key_usage, spec.eku,
+                         spec.policies, spec.aia)
     for name in spec.extensions:
-        if name == "ski":
-            builder = builder.add_extension(ski, critical=False)
-        elif name == "aki":
-            builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()),
-                critical=False)
-        elif name == "bc":
-            builder = builder.add_extension(
-                x509.BasicConstraints(ca=True, path_length=spec.path_length), critical=True)
-        elif name == "ku":
-            builder = builder.add_extension(_key_usage(spec.key_usage, key), critical=True)
-        elif name == "eku" and spec.eku:
-            builder = builder.add_extension(
-                x509.ExtendedKeyUsage([_EKU_OIDS[e] for e in spec.eku]), critical=False)
-        elif name == "policies" and spec.policies:
-            builder = builder.add_extension(_policies(spec.policies), critical=False)
-        elif name == "aia" and issuer:
-            builder = builder.add_extension(_aia(issuer, options, spec.aia), critical=False)
-        elif name == "cdp" and issuer:
-            builder = builder.add_extension(_cdp(issuer, options), critical=False)
+        extension = shared.common(name)
+        if name == "bc":
+            extension = x509.BasicConstraints(ca=True, path_length=spec.path_length), True
         elif name == "ms-ca-version":
-            builder = builder.add_extension(
-                x509.UnrecognizedExtension(MS_CA_VERSION, b"\x02\x01\x00"), critical=False)
+            extension = x509.UnrecognizedExtension(MS_CA_VERSION, b"\x02\x01\x00"), False
         elif name == "ms-template":
-            builder = builder.add_extension(
-                x509.UnrecognizedExtension(MS_TEMPLATE_NAME, _SUBCA_BMPSTRING), critical=False)
+            extension = x509.UnrecognizedExtension(MS_TEMPLATE_NAME, _SUBCA_BMPSTRING), False
+        if extension is not None:
+            builder = builder.add_extension(extension[0], critical=extension[1])
     # The signature hash belongs to the certificate (DigiCert G2 signs Azure 03 with
     # SHA-384 though its own self-signature is SHA-256), so it comes from ``spec``.
     return builder.sign(signer_key, hash_algorithm(spec.hash))
@@ -245,28 +262,14 @@ def build_leaf_certificate(
         not_before = options.now - timedelta(days=1)
         validity = (not_before, not_before + timedelta(days=profile.days))
     builder = _new_builder(subject, issuer.name if issuer else subject, key, *validity)
+    shared = _Extensions(key, signer_key, issuer, options, profile.key_usage, profile.eku,
+                         profile.policies)
     for name in profile.extensions:
-        if name == "ku" and profile.key_usage:
-            builder = builder.add_extension(_key_usage(profile.key_usage, key), critical=True)
-        elif name == "eku" and profile.eku:
-            builder = builder.add_extension(
-                x509.ExtendedKeyUsage([_EKU_OIDS[e] for e in profile.eku]), critical=False)
-        elif name == "san" and profile.sans:
-            builder = builder.add_extension(_san(profile.sans), critical=False)
-        elif name == "policies" and profile.policies:
-            builder = builder.add_extension(_policies(profile.policies), critical=False)
-        elif name == "aki":
-            builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()),
-                critical=False)
-        elif name == "ski":
-            builder = builder.add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        elif name == "aia" and issuer:
-            builder = builder.add_extension(_aia(issuer, options), critical=False)
-        elif name == "cdp" and issuer:
-            builder = builder.add_extension(_cdp(issuer, options), critical=False)
+        extension = shared.common(name)
+        if name == "san" and profile.sans:
+            extension = _san(profile.sans), False
         elif name == "bc":
-            builder = builder.add_extension(
-                x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            extension = x509.BasicConstraints(ca=False, path_length=None), True
+        if extension is not None:
+            builder = builder.add_extension(extension[0], critical=extension[1])
     return builder.sign(signer_key, hash_algorithm(signature_hash or profile.hash))
