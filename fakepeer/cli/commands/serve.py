@@ -9,6 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from fakepeer.cli.commands.probe import (
+    add_dialback_options,
+    add_outbound_options,
+    wire_dialback,
+)
 from fakepeer.cli.commands.scenarios import add_scenarios_option, open_catalogue
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_store_options, open_pki
@@ -74,6 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--idle-timeout", type=float, default=300.0,
                         help="close connections idle this many seconds (default 300)")
     parser.add_argument("--max-connections", type=int, default=4000)
+    add_dialback_options(parser)
+    add_outbound_options(parser, timeout_flag="--dialback-timeout")
     add_store_options(parser)
     parser.set_defaults(runner=_run)
 
@@ -178,6 +185,7 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
         sinks.append(JsonLinesSink.open(args.events))
     sink = Fanout(*sinks)
     listeners = SipListeners(reactor, phases, sink, addresses)
+    wire_dialback(args, pki, scenario, phases, listeners.sip_factory)
     current = {"scenario": scenario}
 
     def switch(name: str, *, reload: bool = False) -> str:
@@ -187,6 +195,7 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
             raise ScenarioError(f"no scenario {name!r}; known: {', '.join(sorted(catalogue))}")
         chosen = catalogue[name]
         new_phases, _ = phases_for(chosen)
+        wire_dialback(args, pki, chosen, new_phases, listeners.sip_factory)
         listeners.timeline.load(new_phases)
         current["scenario"] = chosen
         board.scenario = chosen.name

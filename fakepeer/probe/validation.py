@@ -1,0 +1,273 @@
+# -*- test-case-name: tests.probe.test_validation -*-
+"""The cloud's check of an SBC's *server* certificate, as pure functions over certificates.
+
+When the Teams proxy (or a Genesys BYOC edge) dials an SBC it is the TLS client, and it
+judges the certificate the SBC sends the way ``real-peers.md`` sections 2 and 3 describe:
+a chain to the publicly trusted roots (plus, in a lab, fakepeer's mirrored roots); the
+FQDN it dialled in the CN or a SAN, exactly or by a one-label wildcard; never an IP
+address (Genesys says so explicitly, and Microsoft refuses IP addresses in Contact); the
+whole chain in the Certificate message (Microsoft "will reset the connection" when an
+intermediate is missing; Genesys requires the full chain); valid dates; keys of at least
+2048 bits; the extended key usages of the era.
+
+:func:`judge_sbc_certificate` collects *every* problem, as service-identity's
+``VerificationError.errors`` does, so a lab engineer fixes them all in one round. The
+dates, key, signature and path checks are :func:`fakepeer.tls.inspect.validate_client_chain`'s
+(the path check does not look at EKU or names); names, IP addresses, chain completeness
+and the expiry warning are added here. Nothing in this module does I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from fakepeer.sip.admission import matches_certificate_name
+from fakepeer.tls.inspect import EkuRule, Finding, validate_client_chain
+
+Profile = Literal["microsoft", "genesys"]
+
+#: The Teams dashboard flags SBC certificates that end within 30 days as "CertExpiring"
+#: (real-peers.md section 3); a warning, not a refusal.
+EXPIRING_WINDOW = dt.timedelta(days=30)
+
+#: What each era demands of the EKU of an SBC's certificate (real-peers.md section 3):
+#: before 2024-03 only what any TLS client checks of a server (serverAuth); from 2024-03
+#: Microsoft wants serverAuth and clientAuth [V]; the clientAuth half was relaxed in late
+#: 2025 [S], so the 2026 era asks serverAuth only. Genesys checks a server as any TLS
+#: client does [?]. A value, not a rule baked into code: ``fakepeer probe --sbc-eku``
+#: overrides it.
+SBC_EKU_RULES: dict[str, EkuRule] = {
+    "microsoft-2020": "serverAuth",
+    "microsoft-2023": "serverAuth+clientAuth",
+    "microsoft-2026": "serverAuth",
+    "genesys": "serverAuth",
+}
+DEFAULT_SBC_EKU_RULE: EkuRule = "serverAuth"
+
+
+def sbc_eku_rule(era: str) -> EkuRule:
+    """The EKU rule an era applies to SBC certificates (``serverAuth`` if unknown)."""
+    return SBC_EKU_RULES.get(era, DEFAULT_SBC_EKU_RULE)
+
+
+_WHO = {"microsoft": "the Teams proxy", "genesys": "Genesys Cloud"}
+
+
+@dataclass(frozen=True, slots=True)
+class NoCertificate(Finding):
+    """The SBC sent no certificate at all (anonymous TLS is never acceptable)."""
+
+    @property
+    def message(self) -> str:
+        """One line for a report."""
+        return "the SBC sent no certificate"
+
+
+@dataclass(frozen=True, slots=True)
+class NoHostName(Finding):
+    """The SBC was dialled by IP address and no FQDN was given to check its certificate
+    against; the cloud always dials a name."""
+
+    dialled: str
+    profile: str
+
+    @property
+    def message(self) -> str:
+        """One line for a report."""
+        who = _WHO.get(self.profile, self.profile)
+        return (f"dialled {self.dialled} without an FQDN: {who} always dials the SBC by "
+                "name and checks the certificate against that name (an IP address is not "
+                "acceptable); give the SBC's FQDN with --fqdn")
+
+
+@dataclass(frozen=True, slots=True)
+class NameMismatch(Finding):
+    """The FQDN dialled is neither the CN nor a SAN DNS name (one-label wildcards allowed)."""
+
+    expected: str
+    names: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        """One line for a report."""
+        names = ", ".join(self.names) or "no names at all"
+        return (f"{self.subject}: does not name {self.expected} (it names {names}); the "
+                "FQDN must be the CN or a SAN, exactly or by a one-label wildcard")
+
+
+@dataclass(frozen=True, slots=True)
+class IpAddressName(Finding):
+    """The certificate identifies the SBC by IP address only, which the cloud never accepts."""
+
+    addresses: tuple[str, ...]
+    profile: str
+
+    @property
+    def message(self) -> str:
+        """One line for a report."""
+        who = _WHO.get(self.profile, self.profile)
+        return (f"{self.subject}: names only the IP address {', '.join(self.addresses)}; "
+                f"{who} validates the SBC by host name and does not accept an IP address")
+
+
+@dataclass(frozen=True, slots=True)
+class IncompleteChain(Finding):
+    """The SBC sent its own certificate without the intermediate CA that issued it."""
+
+    missing_issuer: str
+
+    @property
+    def message(self) -> str:
+        """One line for a report."""
+        return (f"{self.subject}: sent without its issuing CA ({self.missing_issuer}); the "
+                "SBC must send its full chain (the cloud does not fetch intermediates and "
+                "resets the connection)")
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringSoon(Finding):
+    """The leaf ends within :data:`EXPIRING_WINDOW`: acceptable, but the dashboard warns."""
+
+    not_after: dt.datetime
+
+    @property
+    def message(self) -> str:
+        """One line for a report."""
+        return (f"{self.subject}: expires {self.not_after:%Y-%m-%d %H:%M} UTC, within "
+                f"{EXPIRING_WINDOW.days} days (the dashboard shows CertExpiring)")
+
+
+#: Findings that are reported but do not make the cloud refuse the certificate.
+WARNINGS: tuple[type[Finding], ...] = (ExpiringSoon,)
+
+
+def is_blocking(finding: Finding) -> bool:
+    """Whether ``finding`` makes the cloud refuse the certificate (warnings do not)."""
+    return not isinstance(finding, WARNINGS)
+
+
+def finding_kind(finding: Finding) -> str:
+    """A stable machine name for a finding (``name-mismatch``, ``expired`` ...), for JSON."""
+    name = type(finding).__name__
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The cloud's verdict on one certificate chain: every finding, and the result."""
+
+    findings: tuple[Finding, ...]
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        """The findings that refuse the certificate."""
+        return tuple(f for f in self.findings if is_blocking(f))
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        """The findings that only warn."""
+        return tuple(f for f in self.findings if not is_blocking(f))
+
+    @property
+    def accepted(self) -> bool:
+        """True when nothing refuses the certificate."""
+        return not self.blocking
+
+    def to_json(self) -> list[dict[str, object]]:
+        """Each finding as ``{"kind", "blocking", "depth", "message"}``."""
+        return [{"kind": finding_kind(f), "blocking": is_blocking(f), "depth": f.depth,
+                 "message": f.message} for f in self.findings]
+
+
+def judge_sbc_certificate(
+    sent: Sequence[x509.Certificate],
+    *,
+    expected_name: str | None,
+    dialled: str,
+    trust_roots: Sequence[x509.Certificate],
+    now: dt.datetime,
+    profile: Profile = "microsoft",
+    eku_rule: EkuRule = DEFAULT_SBC_EKU_RULE,
+) -> Judgement:
+    """Every problem the cloud finds with the chain an SBC sent (leaf first).
+
+    ``expected_name`` is the FQDN dialled (the Contact FQDN, or ``--fqdn``); ``None``
+    means the SBC was dialled by IP address with no name to check, which is itself a
+    finding. ``dialled`` is what was dialled, for messages.
+    """
+    if not sent:
+        return Judgement((NoCertificate("", -1),))
+    leaf, intermediates = sent[0], list(sent[1:])
+    subject = leaf.subject.rfc4514_string()
+    findings: list[Finding] = []
+    findings.extend(_name_findings(leaf, subject, expected_name, dialled, profile))
+    missing = _missing_issuer(leaf, intermediates, trust_roots)
+    if missing is not None:
+        findings.append(IncompleteChain(subject, 0, missing))
+    findings.extend(validate_client_chain(leaf, intermediates, trust_roots, now, eku_rule))
+    end = leaf.not_valid_after_utc
+    if now <= end < now + EXPIRING_WINDOW:
+        findings.append(ExpiringSoon(subject, 0, end))
+    return Judgement(tuple(findings))
+
+
+def certificate_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(DNS names, IP addresses) a certificate claims: SAN entries first, then CN values.
+
+    A CN that parses as an IP address counts as an address, not a name.
+    """
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = list(san.get_values_for_type(x509.DNSName))
+        ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        dns, ips = [], []
+    for attribute in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        value = str(attribute.value)
+        target = ips if _is_ip(value) else dns
+        if value not in target:
+            target.append(value)
+    return tuple(dns), tuple(ips)
+
+
+def _name_findings(leaf: x509.Certificate, subject: str, expected: str | None,
+                   dialled: str, profile: str) -> list[Finding]:
+    dns, ips = certificate_names(leaf)
+    found: list[Finding] = []
+    if ips and not dns:
+        found.append(IpAddressName(subject, 0, ips, profile))
+    if expected is None or _is_ip(expected):
+        found.append(NoHostName(subject, 0, expected or dialled, profile))
+    elif not any(matches_certificate_name(expected, name) for name in dns):
+        found.append(NameMismatch(subject, 0, expected, dns + ips))
+    return found
+
+
+def _missing_issuer(leaf: x509.Certificate, intermediates: Sequence[x509.Certificate],
+                    roots: Sequence[x509.Certificate]) -> str | None:
+    """The leaf's issuer when the SBC sent the leaf alone and its issuer is not a root.
+
+    Only the leaf-alone case is certain to be a missing intermediate: when something was
+    sent after the leaf, an unknown issuer further up may as well be an untrusted root,
+    which the path check reports.
+    """
+    if intermediates or leaf.issuer == leaf.subject:
+        return None
+    if any(root.subject == leaf.issuer for root in roots):
+        return None
+    return leaf.issuer.rfc4514_string()
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,56 @@
+"""``fakepeer probe`` against ``fakepeer serve``: the proxy dialling the proxy.
+
+serve's Microsoft profile requires a client certificate with clientAuth (the 2024-03
+rule), and the 2026 proxy leaf fakepeer presents is serverAuth-only. That is exactly the
+2026 story: a peer that checks the TLS client purpose refuses Microsoft's new chain.
+serve refuses it the way .NET SslStream would (bad_certificate); once serve tolerates the
+missing clientAuth (the late-2025 relaxation) both directions pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fakepeer.cli.status import ExitStatus
+from tests.serve.harness import serving
+
+pytestmark = pytest.mark.loopback
+
+PROXY = "sip.pstnhub.microsoft.com"
+
+
+def test_serve_refuses_the_serverauth_only_2026_client_chain(session_store, probe):
+    """serve requires clientAuth: the probe's 2026 chain gets bad_certificate, exit 3."""
+    with serving(session_store) as server:
+        run = probe(server.port, "--fqdn", PROXY)
+        refused = server.next_event("tls-failed", 0)
+    assert run.status == ExitStatus.PEER_FAILED
+    assert run.of("tls-failed")[0]["data"]["alert"] == "bad_certificate"
+    assert run.verdict["certificate"] == "Accepted"  # serve's own chain is fine
+    assert refused["data"]["reason"] == "client-certificate-wrong-eku"
+    assert "26 INVALID_PURPOSE" in refused["summary"]
+
+
+def test_serve_tolerating_missing_client_auth_accepts_the_2026_chain(session_store, probe):
+    """With the late-2025 relaxation serve completes TLS and answers the probe's OPTIONS
+    (Contact sip-du-a-us.pstnhub.microsoft.com matches *.pstnhub.microsoft.com) with 200."""
+    with serving(session_store, "--tolerate-missing-client-auth") as server:
+        run = probe(server.port, "--fqdn", PROXY)
+        request = server.next_event("sip-request", 0)
+        answer = server.next_event("sip-response", 0)
+    assert run.status == ExitStatus.SUCCESS, run.out
+    assert run.verdict["ok"]
+    assert answer["data"]["status"] == 200
+    assert request["data"]["method"] == "OPTIONS"
+
+
+def test_serve_answering_options_with_503_fails_the_sip_side(session_store, probe):
+    """TLS passes both ways but a 503 to OPTIONS is OPTIONS Error: the SBC did not accept
+    us, exit 3."""
+    with serving(session_store, "--tolerate-missing-client-auth",
+                 "--options-status", "503") as server:
+        run = probe(server.port, "--fqdn", PROXY)
+    assert run.status == ExitStatus.PEER_FAILED
+    assert (run.verdict["tls"], run.verdict["certificate"]) == ("Active", "Accepted")
+    assert run.verdict["options"] == "Error"
+    assert run.verdict["options_reason"] == "503 Service Unavailable"
