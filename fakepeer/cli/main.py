@@ -18,9 +18,9 @@ Runner = Callable[[argparse.Namespace, Environment], ExitStatus]
 def _command_modules() -> list[ModuleType]:
     # Imported lazily so that `fakepeer --help` stays fast and one broken command
     # cannot stop the others from loading.
-    from fakepeer.cli.commands import certs, healthcheck, probe, scenarios, serve
+    from fakepeer.cli.commands import certs, healthcheck, probe, rehearse, scenarios, serve
 
-    return [serve, probe, certs, scenarios, healthcheck]
+    return [serve, probe, certs, scenarios, rehearse, healthcheck]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -62,7 +62,8 @@ class SipListeners(Service):
         self.addresses = addresses
         self.sip_factory = SipServerFactory(phases[0].settings, sink, reactor, clock)
         self.timeline = PhaseSwitch(reactor, phases, self.sip_factory, sink, clock)
-        self.tls_factory = HalfCloseTolerantTLSFactory(self.timeline, False, self.sip_factory)
+        self.tls_factory = HalfCloseTolerantTLSFactory(self.timeline, False, self.sip_factory,
+                                                       clock=reactor)
         self.ports: list[IListeningPort] = []
 
     def listen(self) -> Deferred[list[IListeningPort]]:
