@@ -14,6 +14,7 @@ FROM ${BASE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY scenarios/ scenarios/
+COPY plans/ plans/
 COPY fakepeer/ fakepeer/
 # A virtual environment, so the runtime stage copies one folder and no build tools.
 RUN python3 -m venv /opt/fakepeer \
