@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fakepeer.errors import FakepeerError
+from fakepeer.scenario.load import read_toml_text
 
 #: Where Teams and Genesys expect SBCs to connect (SIP over TLS, RFC 5630 port 5061).
 DEFAULT_LISTEN = "0.0.0.0:5061"
@@ -234,16 +235,7 @@ def parse_plan_text(text: str, path: Path, scenarios: Collection[str]) -> Plan:
 
 def load_plan(path: Path, scenarios: Collection[str]) -> Plan:
     """Read and validate one plan file against the scenario names that exist."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PlanError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are "
-                        "UTF-8") from None
-    return parse_plan_text(text, path, scenarios)
+    return parse_plan_text(read_toml_text(path, PlanError), path, scenarios)
 
 
 def shipped_plans_dir(package_dir: Path | None = None) -> Path | None:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
-from fakepeer.errors import ScenarioError
+from fakepeer.errors import FakepeerError, ScenarioError
 from fakepeer.scenario.model import (
     ERA_PROFILES,
     Expectation,
@@ -280,18 +280,22 @@ def parse_scenario_text(text: str, path: Path) -> Scenario:
         raise ScenarioError(f"{path}: {exc}") from None
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read and validate one scenario file."""
+def read_toml_text(path: Path, error: type[FakepeerError] = ScenarioError) -> str:
+    """A TOML file's text, or ``error`` naming the file (unreadable, or not UTF-8)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are "
-                            "UTF-8") from None
-    return parse_scenario_text(text, path)
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are "
+                    "UTF-8") from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate one scenario file."""
+    return parse_scenario_text(read_toml_text(path), path)
 
 
 def scenario_files(folder: Path) -> list[Path]:
