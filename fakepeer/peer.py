@@ -6,7 +6,7 @@ This is where the data flow joins: scenario -> certificates and TLS policy -> (l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -17,6 +17,8 @@ from fakepeer.pki import export, mirrors
 from fakepeer.pki.chain import ServedChain
 from fakepeer.pki.defects import DEFECTS, parse_defect
 from fakepeer.pki.hierarchy import Pki
+from fakepeer.pki.keys import KeySpec
+from fakepeer.pki.model import LeafProfile, SanEntry, dns
 from fakepeer.pki.situation import Situation, build_situation
 from fakepeer.scenario.model import Expectation, Scenario
 from fakepeer.tls import GENESYS, MICROSOFT, TlsPolicy
@@ -127,6 +129,31 @@ def client_trust(pki: Pki) -> tuple[x509.Certificate, ...]:
     return mirrored + tuple(system)
 
 
+def leaf_profile(scenario: Scenario) -> LeafProfile | None:
+    """The era's leaf with the scenario's ``[leaf]`` changes, or None when it has none."""
+    spec = scenario.leaf
+    if not spec.changes_anything:
+        return None
+    profile = mirrors.ERAS[scenario.era].leaf
+    changes: dict[str, object] = {}
+    if spec.common_name is not None:
+        changes["subject"] = tuple((k, spec.common_name if k == "CN" else v)
+                                   for k, v in profile.subject)
+    if spec.dns_names is not None or spec.ip_addresses is not None:
+        names = spec.dns_names if spec.dns_names is not None else profile.names
+        changes["sans"] = (*dns(*names),
+                           *(SanEntry("ip", address) for address in spec.ip_addresses or ()))
+    if spec.key is not None:
+        changes["key"] = KeySpec.parse(spec.key)
+    if spec.hash is not None:
+        changes["hash"] = spec.hash
+    if spec.days is not None:
+        changes["days"] = spec.days
+    if spec.eku is not None:
+        changes["eku"] = spec.eku
+    return profile.but(**changes)
+
+
 def realize(scenario: Scenario, pki: Pki) -> RealizedPeer:
     """Build what ``scenario`` (without phases: use ``Scenario.at_phase``) serves."""
     if scenario.era not in mirrors.ERAS:
@@ -137,12 +164,14 @@ def realize(scenario: Scenario, pki: Pki) -> RealizedPeer:
         if name not in DEFECTS:
             raise ScenarioError(f"scenario {scenario.name}: unknown defect {name!r}; "
                                 f"known: {', '.join(DEFECTS)}")
-    chain = build_situation(pki, Situation(scenario.era, scenario.path, scenario.defects))
+    chain = build_situation(pki, Situation(scenario.era, scenario.path, scenario.defects,
+                                           leaf_profile(scenario)))
     by_name = {}
     for override in scenario.names:
         variant = override.apply(scenario)
         by_name[override.name] = build_situation(
-            pki, Situation(variant.era, variant.path, variant.defects))
+            pki, Situation(variant.era, variant.path, variant.defects,
+                           leaf_profile(replace(variant, leaf=scenario.leaf))))
     profile = sip.MICROSOFT if scenario.profile == "microsoft" else sip.GENESYS
     responder = sip.ResponderPolicy(options_status=scenario.sip.options_status,
                                     invite_status=scenario.sip.invite_status)

@@ -38,6 +38,7 @@ from fakepeer.errors import FakepeerError, ScenarioError
 from fakepeer.scenario.model import (
     ERA_PROFILES,
     Expectation,
+    LeafSpec,
     NameOverride,
     Phase,
     Scenario,
@@ -124,9 +125,10 @@ def _scalar_keys(cls: type) -> dict[str, Converter]:
 _TLS_KEYS = _scalar_keys(TlsSpec)
 _SIP_KEYS = _scalar_keys(SipSpec)
 _EXPECT_KEYS = _scalar_keys(Expectation)
+_LEAF_KEYS = _scalar_keys(LeafSpec)
 _NAME_KEYS = {"era": _string, "path": _string, "defects": _string_array}
 _COMMON_KEYS = ("description", "era", "path", "defects", "tls", "sip", "names", "expect")
-_SCENARIO_KEYS = ("name", "profile", *_COMMON_KEYS, "phases")
+_SCENARIO_KEYS = ("name", "profile", *_COMMON_KEYS, "leaf", "phases")
 _PHASE_KEYS = ("name", "duration", "until_connections", *_COMMON_KEYS)
 
 
@@ -239,6 +241,9 @@ def scenario_from_mapping(data: Mapping[str, object], *, name: str,
     arguments["sip"] = _build(SipSpec, base_sip, "sip", "sip")
     if "names" in data:
         arguments["names"] = _names(data["names"], "names")
+    if "leaf" in data:
+        leaf = _converted(_table(data["leaf"], "leaf"), _LEAF_KEYS, "leaf")
+        arguments["leaf"] = _build(LeafSpec, leaf, "leaf", "leaf")
     if "expect" in data:
         arguments["expectation"] = _expectation(data["expect"], "expect")
     if "phases" in data:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, time
 from pathlib import Path
 
@@ -94,6 +94,9 @@ ALERT_NAMES = (
 #: answer, and past 3-5 minutes without a 200 Teams demotes the SBC (real-peers.md §3);
 #: ten minutes leaves room to watch both.
 MAX_OPTIONS_DELAY = 600.0
+LEAF_KEYS = ("rsa1024", "rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384")
+LEAF_HASHES = ("sha256", "sha384", "sha512")
+LEAF_EKUS = ("serverAuth", "clientAuth")
 #: ``expect.purpose`` is the one line ``fakepeer scenarios list`` shows.
 MAX_PURPOSE_LENGTH = 100
 
@@ -560,6 +563,49 @@ def check_path(path: str | None, era: str, key: str = "path") -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class LeafSpec:
+    """Changes to the era's leaf certificate (the proxy's or the Genesys edge's); ``None``
+    keeps the era's value. The reference leaf's SANs and key are not published, so a lab
+    that knows better sets them here."""
+
+    common_name: str | None = None
+    #: Replaces the leaf's DNS names (wildcards allowed: ``*.pstnhub.microsoft.com``).
+    dns_names: tuple[str, ...] | None = None
+    #: IP addresses added to the SAN (an IP-only leaf is the ``ip-only-san`` defect).
+    ip_addresses: tuple[str, ...] | None = None
+    key: str | None = None
+    hash: str | None = None
+    days: int | None = None
+    eku: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        _str("leaf.common_name", self.common_name, optional=True)
+        _strings(self, "dns_names", "leaf.dns_names", optional=True, allow_empty=False)
+        if self.ip_addresses is not None:
+            if isinstance(self.ip_addresses, str) or not isinstance(self.ip_addresses,
+                                                                    list | tuple):
+                raise ScenarioValueError("leaf.ip_addresses", "expected an array of strings, "
+                                         f"got {kind_of(self.ip_addresses)}")
+            for index, item in enumerate(self.ip_addresses):
+                try:
+                    ipaddress.ip_address(item)
+                except ValueError:
+                    raise ScenarioValueError(f"leaf.ip_addresses[{index}]",
+                                             f"{item!r} is not an IP address") from None
+            object.__setattr__(self, "ip_addresses", tuple(self.ip_addresses))
+        _choice("leaf.key", self.key, LEAF_KEYS, optional=True)
+        _choice("leaf.hash", self.hash, LEAF_HASHES, optional=True)
+        _int("leaf.days", self.days, 1, 3650, optional=True, what="a number of days (1-3650)")
+        _strings(self, "eku", "leaf.eku", optional=True, allow_empty=False)
+        for index, name in enumerate(self.eku or ()):
+            _choice(f"leaf.eku[{index}]", name, LEAF_EKUS)
+
+    @property
+    def changes_anything(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """One certificate-and-protocol situation to serve, and its expected outcome.
 
@@ -583,6 +629,8 @@ class Scenario:
     expectation: Expectation = _FROM_EXPECT
     phases: tuple[Phase, ...] = ()
     names: tuple[NameOverride, ...] = ()
+    #: Overrides of the era's leaf certificate (every phase and name keeps them).
+    leaf: LeafSpec = field(default_factory=LeafSpec)
     source: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -597,7 +645,8 @@ class Scenario:
         check_path(self.path, self.era)
         _strings(self, "defects", "defects")
         check_defects(self.defects, self.era)
-        for key, value, kind in (("tls", self.tls, TlsSpec), ("sip", self.sip, SipSpec)):
+        for key, value, kind in (("tls", self.tls, TlsSpec), ("sip", self.sip, SipSpec),
+                                 ("leaf", self.leaf, LeafSpec)):
             if not isinstance(value, kind):
                 raise ScenarioValueError(key, f"expected a {kind.__name__}, got {kind_of(value)}")
         self._settle_expectation()

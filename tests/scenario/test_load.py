@@ -406,3 +406,14 @@ def test_parse_scenario_text_names_the_path_given():
     """parse_scenario_text works from a string and names the path it was given."""
     with pytest.raises(ScenarioError, match=r"^virtual\.toml: era: "):
         parse_scenario_text('era = "x"', Path("virtual.toml"))
+
+
+def test_leaf_table_is_validated_strictly(tmp_path):
+    """[leaf] keys are checked: a bad key type names leaf.key and the allowed values."""
+    good = parse_scenario_text('[leaf]\ndays = 30\nip_addresses = ["2001:db8::1"]\n',
+                               tmp_path / "good.toml")
+    assert good.leaf.days == 30 and good.leaf.ip_addresses == ("2001:db8::1",)
+    with pytest.raises(ScenarioError, match=r"bad\.toml: leaf\.key: 'dsa' is not one of"):
+        parse_scenario_text('[leaf]\nkey = "dsa"\n', tmp_path / "bad.toml")
+    with pytest.raises(ScenarioError, match=r"leaf\.colour: unknown key"):
+        parse_scenario_text('[leaf]\ncolour = "red"\n', tmp_path / "bad.toml")

@@ -107,3 +107,34 @@ def test_unknown_scenario_lists_the_known_ones(session_store):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "no scenario 'expired-leef'" in done.stderr and "expired-leaf" in done.stderr
+
+
+def test_leaf_attributes_are_overridable(session_store, sbc_files, anchors, tmp_path):
+    """A scenario's [leaf] table (and --leaf-* options) change the served leaf: names,
+    key and lifetime; openssl sees them and checks the new name."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "own-leaf.toml").write_text(
+        'era = "microsoft-2026"\n[leaf]\ncommon_name = "sip.lab.example"\n'
+        'dns_names = ["sip.lab.example", "*.lab.example"]\nkey = "rsa3072"\ndays = 30\n')
+    with serving(session_store, "--scenario", "own-leaf", "--scenarios", str(folder)) as s:
+        result = s_client(s.port, *_client(sbc_files, anchors), "-verify_hostname",
+                          "sip2.lab.example", "-verify_return_error")
+        wrong = s_client(s.port, *_client(sbc_files, anchors), "-verify_hostname",
+                         "sip.pstnhub.microsoft.com", "-verify_return_error")
+    assert "s:C = US, ST = WA, L = Redmond, O = Microsoft Corporation, CN = sip.lab.example" \
+        in result.output
+    assert "a:PKEY: rsaEncryption, 3072 (bit)" in result.output
+    assert "Verify return code: 0 (ok)" in result.output
+    assert "verify error:num=62" in wrong.output
+
+
+def test_leaf_options_on_the_command_line(session_store, sbc_files, anchors):
+    """--leaf-name and --leaf-key override the default scenario's leaf."""
+    with serving(session_store, "--leaf-name", "teams.lab.example", "--leaf-key",
+                 "rsa4096") as server:
+        result = s_client(server.port, *_client(sbc_files, anchors), "-verify_hostname",
+                          "teams.lab.example", "-verify_return_error")
+    assert "CN = teams.lab.example" in result.output
+    assert "a:PKEY: rsaEncryption, 4096 (bit)" in result.output
+    assert "Verify return code: 0 (ok)" in result.output

@@ -23,7 +23,15 @@ from fakepeer.pki import mirrors
 from fakepeer.pki.defects import DEFECTS
 from fakepeer.report.events import Event, Fanout
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
-from fakepeer.scenario.model import CA_LISTS, CLIENT_CERTIFICATE_MODES, Scenario, SipSpec, TlsSpec
+from fakepeer.scenario.model import (
+    CA_LISTS,
+    CLIENT_CERTIFICATE_MODES,
+    LEAF_KEYS,
+    LeafSpec,
+    Scenario,
+    SipSpec,
+    TlsSpec,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--path", default=None, help="the era's chain path (e.g. microsoft-2017)")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME[=ARG]",
                         help=f"certificate defect (repeatable): {', '.join(DEFECTS)}")
+    parser.add_argument("--leaf-name", action="append", default=None, metavar="DNS",
+                        help="the leaf's DNS names instead of the era's (repeatable; the "
+                             "first is also its CN)")
+    parser.add_argument("--leaf-key", choices=LEAF_KEYS, default=None,
+                        help="the leaf's key type instead of the era's (RSA 2048)")
+    parser.add_argument("--leaf-days", type=int, default=None, metavar="N",
+                        help="the leaf's validity in days (default 199)")
     parser.add_argument("--tls-min", default=None, help="lowest TLS version (TLSv1..TLSv1.3)")
     parser.add_argument("--tls-max", default=None, help="highest TLS version")
     parser.add_argument("--ciphers", default=None, help="OpenSSL cipher list (colon-separated)")
@@ -96,6 +111,7 @@ def scenario_from_options(args: argparse.Namespace) -> Scenario:
             profile=profile, era=era, path=args.path, defects=tuple(args.defect),
             tls=_tls_overrides(TlsSpec(), args),
             sip=_sip_overrides(SipSpec(), args),
+            leaf=_leaf_overrides(LeafSpec(), args),
         )
     except ValueError as exc:
         raise ScenarioError(f"command-line scenario: {exc}") from None
@@ -112,6 +128,17 @@ def _tls_overrides(spec: TlsSpec, args: argparse.Namespace) -> TlsSpec:
             changes[option] = tuple(getattr(args, option).split(":"))
     if args.tolerate_missing_client_auth:
         changes["tolerate_missing_client_auth"] = True
+    return replace(spec, **changes) if changes else spec
+
+
+def _leaf_overrides(spec: LeafSpec, args: argparse.Namespace) -> LeafSpec:
+    changes: dict[str, Any] = {}
+    if args.leaf_name:
+        changes.update(dns_names=tuple(args.leaf_name), common_name=args.leaf_name[0])
+    if args.leaf_key:
+        changes["key"] = args.leaf_key
+    if args.leaf_days is not None:
+        changes["days"] = args.leaf_days
     return replace(spec, **changes) if changes else spec
 
 
@@ -138,7 +165,8 @@ def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
     scenario = catalogue[name]
     try:
         changes: dict[str, Any] = {"tls": _tls_overrides(scenario.tls, args),
-                                   "sip": _sip_overrides(scenario.sip, args)}
+                                   "sip": _sip_overrides(scenario.sip, args),
+                                   "leaf": _leaf_overrides(scenario.leaf, args)}
         if args.era:
             changes.update(era=args.era, path=args.path)
         elif args.path:
