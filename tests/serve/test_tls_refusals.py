@@ -44,26 +44,19 @@ def test_sbc_with_right_root_and_certificate_gets_200(microsoft, sbc_files, anch
     assert verdict["data"]["options"] == "Active"
 
 
-def test_tls10_client_is_refused_with_protocol_version(microsoft, sbc_files):
-    """The Microsoft profile speaks TLS 1.2 only: a TLS 1.0 client gets protocol_version."""
+@pytest.mark.parametrize(("options", "alert"), [
+    (("-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"), "protocol_version"),
+    (("-tls1_2", "-cipher", "AES128-SHA"), "handshake_failure"),
+], ids=["tls-1.0", "non-microsoft-cipher"])
+def test_old_protocol_and_foreign_cipher_are_refused(microsoft, sbc_files, options, alert):
+    """The Microsoft profile speaks TLS 1.2 with four suites only: a TLS 1.0 client gets
+    protocol_version, one offering only AES128-SHA gets handshake_failure."""
     mark = microsoft.mark()
-    result = s_client(microsoft.port, "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0",
-                      *_client_cert(sbc_files))
+    result = s_client(microsoft.port, *options, *_client_cert(sbc_files))
     assert result.returncode != 0
     failed = microsoft.next_event("tls-failed", mark)
     assert failed["data"]["failed_by"] == "us"
-    assert failed["data"]["alert"] == "protocol_version"
-
-
-def test_non_microsoft_cipher_is_refused(microsoft, sbc_files):
-    """A client offering only AES128-SHA finds no shared cipher: handshake_failure."""
-    mark = microsoft.mark()
-    result = s_client(microsoft.port, "-tls1_2", "-cipher", "AES128-SHA",
-                      *_client_cert(sbc_files))
-    assert result.returncode != 0
-    failed = microsoft.next_event("tls-failed", mark)
-    assert failed["data"]["alert"] == "handshake_failure"
-    assert failed["data"]["failed_by"] == "us"
+    assert failed["data"]["alert"] == alert
 
 
 def test_missing_client_certificate_gets_certificate_unknown(microsoft):

@@ -58,52 +58,30 @@ async def test_microsoft_accepts_its_first_suite_with_client_certificate(tls_pki
     assert obs.sni_outcome == "matched"
 
 
-@pytest_twisted.ensureDeferred
-async def test_microsoft_refuses_tls_1_0(tls_pki, listen, s_client):
-    """Negative twin: a TLS 1.0 ClientHello is refused with protocol_version(70)."""
-    server = listen(_microsoft(tls_pki))
-    run = await s_client(
-        server.port,
-        "-servername",
-        NAME,
-        "-tls1",
-        "-cipher",
-        "DEFAULT:@SECLEVEL=0",
-        *_client_cert_args(s_client, tls_pki, tls_pki.sbc),
-    )
-    await server.settled()
-    assert run.returncode != 0
-    assert "alert protocol version" in run.output
-    failure = server.observations[0].failure()
-    assert (failure.failed_by, failure.reason, failure.alert) == (
-        "us",
-        FailureReason.PROTOCOL_VERSION,
-        70,
-    )
+REFUSALS = [
+    # (client options, what s_client prints, our reason, alert)
+    (("-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"), "alert protocol version",
+     FailureReason.PROTOCOL_VERSION, 70),
+    (("-tls1_2", "-cipher", "AES128-SHA"), "alert handshake failure",
+     FailureReason.NO_SHARED_CIPHER, 40),
+]
 
 
+@pytest.mark.parametrize(("options", "printed", "reason", "alert"), REFUSALS,
+                         ids=["tls-1.0", "non-microsoft-cipher"])
 @pytest_twisted.ensureDeferred
-async def test_microsoft_refuses_non_microsoft_cipher(tls_pki, listen, s_client):
-    """Negative twin: offering only AES128-SHA gets handshake_failure(40), no shared cipher."""
+async def test_microsoft_refuses_old_protocol_and_foreign_cipher(
+        tls_pki, listen, s_client, options, printed, reason, alert):
+    """Negative twins: a TLS 1.0 ClientHello gets protocol_version(70); offering only
+    AES128-SHA gets handshake_failure(40), no shared cipher."""
     server = listen(_microsoft(tls_pki))
-    run = await s_client(
-        server.port,
-        "-servername",
-        NAME,
-        "-tls1_2",
-        "-cipher",
-        "AES128-SHA",
-        *_client_cert_args(s_client, tls_pki, tls_pki.sbc),
-    )
+    run = await s_client(server.port, "-servername", NAME, *options,
+                         *_client_cert_args(s_client, tls_pki, tls_pki.sbc))
     await server.settled()
     assert run.returncode != 0
-    assert "alert handshake failure" in run.output
+    assert printed in run.output
     failure = server.observations[0].failure()
-    assert (failure.failed_by, failure.reason, failure.alert) == (
-        "us",
-        FailureReason.NO_SHARED_CIPHER,
-        40,
-    )
+    assert (failure.failed_by, failure.reason, failure.alert) == ("us", reason, alert)
 
 
 @pytest_twisted.ensureDeferred
