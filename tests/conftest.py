@@ -22,7 +22,9 @@ def make_pki(root: Path, **options: object) -> Pki:
 def session_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with every era and defect, generated once for the whole test session."""
     root = tmp_path_factory.mktemp("store") / "certs"
-    catalogue.generate(make_pki(root), list(mirrors.ERAS), with_defects=True)
+    pki = make_pki(root)
+    catalogue.generate(pki, list(mirrors.ERAS), with_defects=True)
+    pki.certificates(sorted(pki.cas))  # every CA, as serve's HTTP side makes them at start
     return root
 
 
