@@ -3,7 +3,11 @@
 CRLs, OCSP) at the URLs fakepeer puts in its certificates, a status page and JSON, and
 control endpoints to switch scenario or phase while serving.
 
-A small tree of ``twisted.web`` resources; each leaf does one thing.
+A small tree of ``twisted.web`` resources; each leaf does one thing. Three rules hold for
+every leaf: no exception escapes one (a bad request gets a 4xx that says what is wrong;
+anything else one logged line and a 500 without a traceback); nothing that touches the
+PKI runs on the reactor thread (a :class:`~fakepeer.net.pki_worker.PkiWorker` does it);
+and the control endpoints answer only the callers :mod:`fakepeer.net.http_access` allows.
 """
 
 from __future__ import annotations
@@ -11,173 +15,287 @@ from __future__ import annotations
 import base64
 import binascii
 import html
-import ipaddress
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509 import ocsp
+from cryptography.x509 import Certificate, ocsp
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+from twisted.web.error import UnsupportedMethod
 from twisted.web.resource import Resource
-from twisted.web.server import Request
+from twisted.web.server import NOT_DONE_YET, Request
 
 from fakepeer.errors import FakepeerError
+from fakepeer.net.http_access import ControlAccess, ControlRequest, host_of_url
+from fakepeer.net.http_server import (
+    MAX_REQUEST_BODY,
+    BoundedSite,
+    HttpLog,
+    peer_of,
+    printable,
+)
+from fakepeer.net.pki_worker import PkiWorker
 from fakepeer.pki import export, mirrors
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.revocation import Revocations
 from fakepeer.report.board import StatusBoard
+from fakepeer.report.events import Sink
 
 #: OCSP requests are small (RFC 6960 §A.1: under 255 bytes for GET); refuse floods.
 MAX_OCSP_REQUEST = 4096
 
+#: What a certificate id in a URL may look like (``ca``, ``ca@issuer``, ``ca!expired``,
+#: leaf ids): anything else is not looked up at all, so a NUL byte or a 5,000-character
+#: name never reaches the file system.
+CERTIFICATE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@!-]{0,199}")
 
-def _send(request: Request, status: int, body: bytes, content_type: str) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", content_type.encode())
-    request.setHeader(b"cache-control", b"no-store")
-    return body
+#: The longest scenario name the control API passes on.
+MAX_SCENARIO_NAME = 200
 
 
-def _not_found(request: Request, what: str) -> bytes:
-    return _send(request, 404, f"not found: {what}\n".encode(), "text/plain; charset=utf-8")
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole answer: status, body and its type."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+    def render(self, request: Request) -> bytes:
+        """Set status and headers on ``request``; the body, for ``render_*`` to return."""
+        request.setResponseCode(self.status)
+        for name, value in ((b"content-type", self.content_type.encode()),
+                            (b"cache-control", b"no-store"),
+                            (b"x-content-type-options", b"nosniff")):
+            request.setHeader(name, value)  # type: ignore[no-untyped-call]
+        return self.body
+
+    def send(self, request: Request) -> None:
+        """Answer a request whose ``render_*`` returned ``NOT_DONE_YET``."""
+        body = self.render(request)
+        request.setHeader(b"content-length", str(len(body)).encode())  # type: ignore[no-untyped-call]
+        request.write(body)  # type: ignore[no-untyped-call]
+        request.finish()  # type: ignore[no-untyped-call]
+
+
+def _json_reply(status: int, payload: dict[str, Any]) -> Reply:
+    return Reply(status, (json.dumps(payload) + "\n").encode(), "application/json")
+
+
+def _error(status: int, message: str) -> Reply:
+    return _json_reply(status, {"error": message})
+
+
+def _not_found(what: str) -> Reply:
+    return Reply(404, f"not found: {printable(what)}\n".encode(), "text/plain; charset=utf-8")
 
 
 def _tail(request: Request) -> str:
-    return "/".join(p.decode("utf-8", "replace") for p in request.postpath)
+    return "/".join(p.decode("utf-8", "replace") for p in request.postpath or [])
 
 
-class CertificateFiles(Resource):
+def _client(request: Request) -> str:
+    """The client's ``host:port``, for a log line."""
+    return peer_of(request.getClientAddress())  # type: ignore[no-untyped-call]
+
+
+def _what(request: Request) -> str:
+    """``METHOD /path`` of a request, safe for a log line."""
+    method = (request.method or b"?").decode("latin-1")
+    return f"{method} {printable((request.uri or b'?').decode('latin-1'))}"
+
+
+class Leaf(Resource):
+    """A leaf resource that never lets an exception out: a failure becomes one logged
+    line and a 500 that says so, never a traceback and never a dead request."""
+
+    isLeaf = True
+
+    def __init__(self, log: HttpLog) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.log = log
+
+    def render(self, request: Request) -> Any:
+        try:
+            return super().render(request)  # type: ignore[no-untyped-call]
+        except UnsupportedMethod:
+            raise  # Twisted answers 405 with the allowed methods
+        except Exception as exc:  # the one place that turns a bug into an answer
+            return self._failed(request, exc).render(request)
+
+    def _failed(self, request: Request, exc: BaseException) -> Reply:
+        """The answer to a request that failed: the details (which may name files of the
+        store) go to the serve log only."""
+        self.log.answered(500, _client(request), f"{_what(request)}: "
+                          f"{type(exc).__name__}: {printable(str(exc), 300)}")
+        return _error(500, f"the HTTP side failed on this request ({type(exc).__name__}); "
+                           "the serve log says why")
+
+    def later(self, request: Request, worker: PkiWorker, job: Callable[[Pki], Reply]) -> int:
+        """Run ``job`` on the PKI worker and answer with its reply when it is done (or
+        not at all if the client has gone)."""
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+
+        def answer(reply: Reply) -> None:
+            if not gone:
+                reply.send(request)
+
+        def failed(failure: Failure) -> None:
+            if not gone:
+                self._failed(request, failure.value or Exception("unknown")).send(request)
+
+        done: Deferred[None] = worker.run(job).addCallbacks(answer, failed)
+        done.addErrback(lambda failure: self.log.problem(
+            f"{_what(request)}: could not answer: {failure.getErrorMessage()}"))
+        return NOT_DONE_YET
+
+
+class CertificateFiles(Leaf):
     """``/ca/<id>.pem`` and ``/ca/<id>.crt`` (DER) for every mirrored CA certificate, and
     ``/aia/<id>.crt`` (DER), the caIssuers URL in every fakepeer certificate."""
 
-    isLeaf = True
-
-    def __init__(self, pki: Pki, der_only: bool = False) -> None:
-        super().__init__()
-        self.pki = pki
+    def __init__(self, worker: PkiWorker, log: HttpLog, der_only: bool = False) -> None:
+        super().__init__(log)
+        self.worker = worker
         self.der_only = der_only
 
-    def render_GET(self, request: Request) -> bytes:
+    def render_GET(self, request: Request) -> bytes | int:
         name = _tail(request)
         if name in ("", "index.html") and not self.der_only:
-            return self._index(request)
+            return self.later(request, self.worker, _roots_index)
         stem, dot, extension = name.rpartition(".")
-        if not dot or extension not in (("crt",) if self.der_only else ("crt", "pem", "cer")):
-            return _not_found(request, name)
-        certificate = self._find(stem)
-        if certificate is None:
-            return _not_found(request, name)
-        if extension == "pem":
-            return _send(request, 200, export.pem([certificate]), "application/x-pem-file")
-        return _send(request, 200, export.der(certificate), "application/pkix-cert")
+        if (not dot or extension not in (("crt",) if self.der_only else ("crt", "pem", "cer"))
+                or not CERTIFICATE_ID.fullmatch(stem)):
+            return _not_found(name).render(request)
 
-    def _find(self, cert_id: str) -> Any:
-        try:
-            return self.pki.certificate(cert_id).certificate
-        except FakepeerError:
-            return self.pki.load_stored(cert_id) if "/" not in cert_id else None
+        def job(pki: Pki) -> Reply:
+            certificate = _find(pki, stem)
+            if certificate is None:
+                return _not_found(name)
+            if extension == "pem":
+                return Reply(200, export.pem([certificate]), "application/x-pem-file")
+            return Reply(200, export.der(certificate), "application/pkix-cert")
 
-    def _index(self, request: Request) -> bytes:
-        rows = []
-        for spec in mirrors.ROOTS:
-            certificate = self.pki.certificate(spec.id).certificate
-            rows.append(
-                f"<tr><td>{html.escape(export.openssl_oneline(certificate.subject))}</td>"
-                f"<td><a href='{spec.id}.pem'>PEM</a> <a href='{spec.id}.crt'>DER</a></td>"
-                f"<td><code>{export.thumbprint(certificate)}</code></td></tr>")
-        page = _page("fakepeer roots", "<h1>Mirrored roots (throwaway, lab only)</h1>"
-                     "<table><tr><th>subject</th><th>download</th><th>SHA-1</th></tr>"
-                     + "".join(rows) + "</table>")
-        return _send(request, 200, page, "text/html; charset=utf-8")
+        return self.later(request, self.worker, job)
 
 
-class CrlFiles(Resource):
+def _find(pki: Pki, cert_id: str) -> Certificate | None:
+    """A CA certificate by id, made if needed (on the worker thread), or a stored leaf."""
+    try:
+        return pki.certificate(cert_id).certificate
+    except FakepeerError:
+        return pki.load_stored(cert_id)
+
+
+def _roots_index(pki: Pki) -> Reply:
+    rows = []
+    for spec in mirrors.ROOTS:
+        certificate = pki.certificate(spec.id).certificate
+        rows.append(
+            f"<tr><td>{html.escape(export.openssl_oneline(certificate.subject))}</td>"
+            f"<td><a href='{spec.id}.pem'>PEM</a> <a href='{spec.id}.crt'>DER</a></td>"
+            f"<td><code>{export.thumbprint(certificate)}</code></td></tr>")
+    page = _page("fakepeer roots", "<h1>Mirrored roots (throwaway, lab only)</h1>"
+                 "<table><tr><th>subject</th><th>download</th><th>SHA-1</th></tr>"
+                 + "".join(rows) + "</table>")
+    return Reply(200, page, "text/html; charset=utf-8")
+
+
+class CrlFiles(Leaf):
     """``/crl/<ca-id>.crl``: the CA's current CRL (DER), with what scenarios revoked."""
 
-    isLeaf = True
+    def __init__(self, worker: PkiWorker, log: HttpLog) -> None:
+        super().__init__(log)
+        self.worker = worker
 
-    def __init__(self, revocations: Revocations) -> None:
-        super().__init__()
-        self.revocations = revocations
-
-    def render_GET(self, request: Request) -> bytes:
+    def render_GET(self, request: Request) -> bytes | int:
         name = _tail(request)
         ca_id, dot, extension = name.rpartition(".")
-        if not dot or extension != "crl" or ca_id not in self.revocations.pki.cas:
-            return _not_found(request, name)
-        crl = self.revocations.crl(ca_id)
-        return _send(request, 200, crl.public_bytes(Encoding.DER), "application/pkix-crl")
+        if not dot or extension != "crl" or ca_id not in self.worker.pki.cas:
+            return _not_found(name).render(request)
+
+        def job(pki: Pki) -> Reply:
+            crl = Revocations(pki).crl(ca_id)
+            return Reply(200, crl.public_bytes(Encoding.DER), "application/pkix-crl")
+
+        return self.later(request, self.worker, job)
 
 
-class OcspResponder(Resource):
+class OcspResponder(Leaf):
     """``/ocsp/<ca-id>``: RFC 6960 over HTTP, POST with the DER request or GET with it
     base64-encoded in the path."""
 
-    isLeaf = True
+    def __init__(self, worker: PkiWorker, log: HttpLog) -> None:
+        super().__init__(log)
+        self.worker = worker
 
-    def __init__(self, revocations: Revocations) -> None:
-        super().__init__()
-        self.revocations = revocations
-
-    def render_POST(self, request: Request) -> bytes:
+    def render_POST(self, request: Request) -> bytes | int:
         body = request.content.read(MAX_OCSP_REQUEST + 1) if request.content else b""
         return self._answer(request, _tail(request), body)
 
-    def render_GET(self, request: Request) -> bytes:
+    def render_GET(self, request: Request) -> bytes | int:
         ca_id, _, encoded = _tail(request).partition("/")
         try:
             body = base64.b64decode(encoded.replace("%2B", "+").replace("%2F", "/"),
                                     validate=True)
         except (binascii.Error, ValueError):
-            return self._malformed(request)
+            return _ocsp_malformed().render(request)
         return self._answer(request, ca_id, body)
 
-    def _answer(self, request: Request, ca_id: str, body: bytes) -> bytes:
-        if ca_id not in self.revocations.pki.cas:
-            return _not_found(request, f"ocsp/{ca_id}")
+    def _answer(self, request: Request, ca_id: str, body: bytes) -> bytes | int:
+        if ca_id not in self.worker.pki.cas:
+            return _not_found(f"ocsp/{ca_id}").render(request)
         if len(body) > MAX_OCSP_REQUEST:
-            return self._malformed(request)
+            return _ocsp_malformed().render(request)
         try:
             ocsp_request = ocsp.load_der_ocsp_request(body)
         except ValueError:
-            return self._malformed(request)
-        response = self.revocations.ocsp_response(ca_id, ocsp_request)
-        return _send(request, 200, response.public_bytes(Encoding.DER),
-                     "application/ocsp-response")
+            return _ocsp_malformed().render(request)
 
-    def _malformed(self, request: Request) -> bytes:
-        response = ocsp.OCSPResponseBuilder.build_unsuccessful(
-            ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-        return _send(request, 200, response.public_bytes(Encoding.DER),
-                     "application/ocsp-response")
+        def job(pki: Pki) -> Reply:
+            try:
+                response = Revocations(pki).ocsp_response(ca_id, ocsp_request)
+            except (ValueError, UnsupportedAlgorithm):  # e.g. a CertID hash we cannot use
+                return _ocsp_malformed()
+            return Reply(200, response.public_bytes(Encoding.DER), "application/ocsp-response")
+
+        return self.later(request, self.worker, job)
 
 
-class StatusJson(Resource):
-    isLeaf = True
+def _ocsp_malformed() -> Reply:
+    """RFC 6960's answer to a request it cannot parse: status malformedRequest, HTTP 200."""
+    response = ocsp.OCSPResponseBuilder.build_unsuccessful(
+        ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    return Reply(200, response.public_bytes(Encoding.DER), "application/ocsp-response")
 
-    def __init__(self, board: StatusBoard) -> None:
-        super().__init__()
+
+class StatusJson(Leaf):
+    def __init__(self, board: StatusBoard, log: HttpLog) -> None:
+        super().__init__(log)
         self.board = board
 
     def render_GET(self, request: Request) -> bytes:
         body = json.dumps(self.board.snapshot(), indent=1, default=str).encode()
-        return _send(request, 200, body, "application/json")
+        return Reply(200, body, "application/json").render(request)
 
 
-class StatusPage(Resource):
+class StatusPage(Leaf):
     """A small page a browser shows: scenario, phase, counts, the latest verdicts.
     Everything that came from the network is escaped."""
 
-    isLeaf = True
-
-    def __init__(self, board: StatusBoard) -> None:
-        super().__init__()
+    def __init__(self, board: StatusBoard, log: HttpLog) -> None:
+        super().__init__(log)
         self.board = board
 
     def render_GET(self, request: Request) -> bytes:
         if _tail(request) not in ("", "index.html"):
-            return _not_found(request, _tail(request))
+            return _not_found(_tail(request)).render(request)
         snap = self.board.snapshot()
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(snap["outcomes"].items())) or "none"
         rows = "".join(
@@ -193,7 +311,7 @@ class StatusPage(Resource):
                 f"<th>verdict</th></tr>{rows}</table>"
                 "<p><a href='/status'>JSON</a> &middot; <a href='/ca/'>roots</a></p>")
         page = _page("fakepeer status", body, refresh=5)
-        return _send(request, 200, page, "text/html; charset=utf-8")
+        return Reply(200, page, "text/html; charset=utf-8").render(request)
 
 
 @dataclass
@@ -204,52 +322,102 @@ class ControlActions:
     jump_to_phase: Callable[[int], str]
 
 
-class Control(Resource):
+class ControlBodyError(ValueError):
+    """The control body is not what the endpoint reads; the message says what to send."""
+
+
+class Control(Leaf):
     """``POST /control/scenario`` ``{"name": ...}`` and ``POST /control/phase``
-    ``{"index": N}``. Loopback clients may always call them; others only with the
-    configured token (``Authorization: Bearer <token>``), and never when none is set."""
+    ``{"index": N}``, as JSON (``Content-Type: application/json``). With a token
+    configured every caller must send it (``Authorization: Bearer <token>``); without one
+    only loopback clients may call. Cross-site and DNS-rebinding requests are refused
+    (see :class:`~fakepeer.net.http_access.ControlAccess`)."""
 
-    isLeaf = True
-
-    def __init__(self, actions: ControlActions, token: str | None) -> None:
-        super().__init__()
+    def __init__(self, actions: ControlActions, token: str | None,
+                 log: HttpLog | None = None, public_host: str | None = None) -> None:
+        super().__init__(log or HttpLog())
         self.actions = actions
-        self.token = token
-
-    def _allowed(self, request: Request) -> bool:
-        host = getattr(request.getClientAddress(), "host", "")
-        try:
-            if ipaddress.ip_address(host).is_loopback:
-                return True
-        except ValueError:
-            pass
-        given = (request.getHeader(b"authorization") or b"").decode("latin-1")
-        return bool(self.token) and given == f"Bearer {self.token}"
+        self.access = ControlAccess(token or None, public_host)
 
     def render_POST(self, request: Request) -> bytes:
-        if not self._allowed(request):
-            return _send(request, 403, b'{"error": "control needs loopback or the token"}\n',
-                         "application/json")
+        refusal = self.access.refusal(_control_request(request))
+        if refusal is not None:
+            return self._refuse(request, refusal.status, refusal.reason)
+        action = _tail(request)
+        if action not in ("scenario", "phase"):
+            return _not_found(f"control/{action}").render(request)
         try:
-            payload = json.loads((request.content.read(65536) if request.content else b"")
-                                 or b"{}")
-            if not isinstance(payload, dict):
-                raise ValueError("the body must be a JSON object")
-            action = _tail(request)
+            payload = _json_object(request.content.read() if request.content else b"")
             if action == "scenario":
-                message = self.actions.switch_scenario(str(payload["name"]))
-            elif action == "phase":
-                message = self.actions.jump_to_phase(int(payload["index"]))
+                message = self.actions.switch_scenario(_scenario_name(payload))
             else:
-                return _not_found(request, f"control/{action}")
-        except (ValueError, KeyError, TypeError) as exc:
-            return _send(request, 400, json.dumps({"error": f"bad request: {exc}"}).encode(),
-                         "application/json")
+                message = self.actions.jump_to_phase(_phase_index(payload))
+        except ControlBodyError as exc:
+            return self._refuse(request, 400, f"bad request: {exc}")
         except FakepeerError as exc:
-            return _send(request, 409, json.dumps({"error": str(exc)}).encode(),
-                         "application/json")
-        return _send(request, 200, json.dumps({"ok": True, "message": message}).encode(),
-                     "application/json")
+            return _error(409, str(exc)).render(request)
+        return _json_reply(200, {"ok": True, "message": message}).render(request)
+
+    def _refuse(self, request: Request, status: int, reason: str) -> bytes:
+        self.log.answered(status, _client(request),
+                         f"{_what(request)}: {reason}")
+        return _error(status, reason).render(request)
+
+
+def _header(request: Request, name: bytes) -> str | None:
+    """A request header as text; several of one name joined, so none hides behind
+    another."""
+    values = request.requestHeaders.getRawHeaders(name)
+    return ", ".join(v.decode("latin-1") for v in values) if values else None
+
+
+def _control_request(request: Request) -> ControlRequest:
+    return ControlRequest(
+        client=str(getattr(request.getClientAddress(), "host", "")),  # type: ignore[no-untyped-call]
+        local=str(getattr(request.getHost(), "host", "")),  # type: ignore[no-untyped-call]
+        host=_header(request, b"host"), origin=_header(request, b"origin"),
+        content_type=_header(request, b"content-type"),
+        authorization=_header(request, b"authorization"))
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    example = 'one JSON object such as {"name": "expired-leaf"} or {"index": 1}'
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ControlBodyError(f"the body is not UTF-8 (byte {exc.start} is "
+                             f"0x{body[exc.start]:02x}); send {example}") from None
+    if not text.strip():
+        raise ControlBodyError(f"the body is empty; send {example}")
+    try:
+        payload = json.loads(text)
+    except RecursionError:
+        raise ControlBodyError(f"the JSON is nested too deeply; send {example}") from None
+    except ValueError as exc:
+        raise ControlBodyError(f"the body is not JSON ({exc}); send {example}") from None
+    if not isinstance(payload, dict):
+        raise ControlBodyError(f"the body is JSON but not an object; send {example}")
+    return payload
+
+
+def _scenario_name(payload: dict[str, Any]) -> str:
+    name = payload.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ControlBodyError('"name" must be a scenario name (text), e.g. '
+                             '{"name": "expired-leaf"}; "fakepeer scenarios" lists them')
+    if len(name) > MAX_SCENARIO_NAME:
+        raise ControlBodyError(f'"name" is {len(name)} characters long; scenario names are '
+                             f"at most {MAX_SCENARIO_NAME}")
+    return name
+
+
+def _phase_index(payload: dict[str, Any]) -> int:
+    index = payload.get("index")
+    if type(index) is not int:  # not bool, not 1.5, not 1e309 (a float: infinity)
+        shown = printable(json.dumps(index), 40)
+        raise ControlBodyError(f'"index" must be a whole number (a phase, from 0), not '
+                             f'{shown}; e.g. {{"index": 1}}')
+    return index
 
 
 def _page(title: str, body: str, refresh: int | None = None) -> bytes:
@@ -263,18 +431,47 @@ def _page(title: str, body: str, refresh: int | None = None) -> bytes:
             f"{body}</body></html>").encode()
 
 
-def build_site_root(pki: Pki, board: StatusBoard, actions: ControlActions,
-                    token: str | None) -> Resource:
+def build_site_root(worker: PkiWorker, board: StatusBoard, actions: ControlActions,
+                    token: str | None, log: HttpLog) -> Resource:
     """The resource tree; the paths match the URLs in fakepeer's certificates."""
-    revocations = Revocations(pki)
-    root = Resource()
-    status_page = StatusPage(board)
+    root = Resource()  # type: ignore[no-untyped-call]
+    status_page = StatusPage(board, log)
     root.putChild(b"", status_page)
     root.putChild(b"index.html", status_page)
-    root.putChild(b"status", StatusJson(board))
-    root.putChild(b"ca", CertificateFiles(pki))
-    root.putChild(b"aia", CertificateFiles(pki, der_only=True))
-    root.putChild(b"crl", CrlFiles(revocations))
-    root.putChild(b"ocsp", OcspResponder(revocations))
-    root.putChild(b"control", Control(actions, token))
+    root.putChild(b"status", StatusJson(board, log))
+    root.putChild(b"ca", CertificateFiles(worker, log))
+    root.putChild(b"aia", CertificateFiles(worker, log, der_only=True))
+    root.putChild(b"crl", CrlFiles(worker, log))
+    root.putChild(b"ocsp", OcspResponder(worker, log))
+    root.putChild(b"control", Control(actions, token, log,
+                                      host_of_url(worker.pki.options.http_base)))
     return root
+
+
+class HttpSide(BoundedSite):
+    """The HTTP side as a ``Site``: when it starts listening it makes every CA of the
+    catalogue on its PKI worker (they are what AIA, CRL and OCSP URLs name), so that a
+    request later finds them made; ``worker.prepared`` fires when that is done."""
+
+    def __init__(self, root: Resource, worker: PkiWorker, log: HttpLog,
+                 max_body: int = MAX_REQUEST_BODY) -> None:
+        super().__init__(root, log=log, max_body=max_body)
+        self.worker = worker
+
+    def startFactory(self) -> None:
+        super().startFactory()
+        self.worker.prepare(self.http_log.problem)
+
+    def stopFactory(self) -> None:
+        self.worker.stop()
+        super().stopFactory()
+
+
+def build_site(pki: Pki, board: StatusBoard, actions: ControlActions, token: str | None,
+               *, sink: Sink | None = None, max_body: int = MAX_REQUEST_BODY) -> HttpSide:
+    """The HTTP side for ``serve``: listen on it with any endpoint. ``sink`` receives one
+    event per refused or failed request."""
+    log = HttpLog(sink)
+    worker = PkiWorker(pki)
+    return HttpSide(build_site_root(worker, board, actions, token, log), worker, log,
+                    max_body)

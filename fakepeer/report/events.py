@@ -15,10 +15,12 @@ from typing import Any
 #: Event kinds, in the order they usually happen on one connection. Outbound
 #: connections (``probe`` and dial-back) start with ``probe`` and ``tcp-connected`` or
 #: ``tcp-failed``, and add ``certificate-check``: fakepeer's judgement of the SBC's chain.
+#: The HTTP side reports requests it refuses (``http-refused``) or fails (``http-error``).
 KINDS = (
     "listening", "probe", "tcp-accepted", "tcp-connected", "tcp-failed", "tcp-refused",
     "tls-established", "tls-failed", "certificate-check", "sip-request", "sip-response",
     "sip-keepalive", "sip-error", "limit", "dialback", "phase", "closed", "verdict", "stopped",
+    "http-refused", "http-error",
 )
 
 Sink = Callable[["Event"], None]

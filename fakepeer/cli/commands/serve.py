@@ -293,13 +293,11 @@ def _briefing_lines(lines: list[str], scenario: Scenario, phases: list[Any]) -> 
 def _start_http(reactor: Any, address: tuple[str, int], pki: Any, board: Any,
                 switch: Any, jump: Any, token: str | None, sink: Any, failed: Any) -> None:
     from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
-    from twisted.web.server import Site
 
-    from fakepeer.net.http import ControlActions, build_site_root
+    from fakepeer.net.http import ControlActions, build_site
 
     host, port = address
-    site = Site(build_site_root(pki, board, ControlActions(switch, jump), token))
-    site.displayTracebacks = False
+    site = build_site(pki, board, ControlActions(switch, jump), token, sink=sink)
     endpoint_class = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
 
     def listening(listening_port: Any) -> None:
