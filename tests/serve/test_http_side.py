@@ -3,6 +3,7 @@ clients fetch them, status JSON and page, the control API and SIGHUP reload."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import signal
@@ -32,7 +33,8 @@ def _get(port: int, path: str) -> tuple[int, bytes, str]:
 
 def _post(port: int, path: str, payload: dict) -> tuple[int, dict]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST",
-                                     data=json.dumps(payload).encode())
+                                     data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
             return reply.status, json.loads(reply.read())
@@ -147,18 +149,31 @@ def test_control_switches_scenario_while_serving(session_store, sbc_files, ancho
         assert _post(server.http_port, "/control/phase", {"index": 5})[0] == 409
 
 
+class _ControlRequest(DummyRequest):
+    """A control POST as Twisted would hand it over from ``client`` (no socket needed to
+    come from a non-loopback address)."""
+
+    def __init__(self, client: str, token: str | None) -> None:
+        super().__init__([b"scenario"])
+        self.method = b"POST"
+        self.client = IPv4Address("TCP", client, 5000)
+        self.content = io.BytesIO(b'{"name": "expired-leaf"}')
+        self.requestHeaders.addRawHeader(b"content-type", b"application/json")
+        if token:
+            self.requestHeaders.addRawHeader(b"authorization", f"Bearer {token}".encode())
+
+    def getHost(self) -> IPv4Address:  # noqa: N802 (Twisted names it)
+        return IPv4Address("TCP", "192.0.2.1", 8080)
+
+
 def test_control_refuses_remote_clients_without_the_token():
-    """A non-loopback client needs the token; without a configured token, never."""
+    """A non-loopback client needs the token; without a configured token, never. With a
+    token configured, loopback clients need it too."""
     calls: list[str] = []
     actions = ControlActions(lambda name: calls.append(name) or "ok", lambda i: "ok")
 
     def post(resource: Control, host: str, token: str | None) -> int:
-        request = DummyRequest([b"scenario"])
-        request.method = b"POST"
-        request.client = IPv4Address("TCP", host, 5000)
-        request.content = io.BytesIO(b'{"name": "expired-leaf"}')
-        if token:
-            request.requestHeaders.addRawHeader(b"authorization", f"Bearer {token}".encode())
+        request = _ControlRequest(host, token)
         resource.render(request)
         return request.responseCode or 200
 
@@ -166,7 +181,53 @@ def test_control_refuses_remote_clients_without_the_token():
     assert post(Control(actions, "s3cret"), "192.0.2.7", "wrong") == 403
     assert post(Control(actions, "s3cret"), "192.0.2.7", "s3cret") == 200
     assert post(Control(actions, None), "127.0.0.1", None) == 200
+    assert post(Control(actions, "s3cret"), "127.0.0.1", None) == 403
+    assert post(Control(actions, "s3cret"), "127.0.0.1", "wrong") == 403
     assert calls == ["expired-leaf", "expired-leaf"]
+
+
+def _send(port: int, method: str, path: str, body: bytes | None = None,
+          headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        reply = connection.getresponse()
+        return reply.status, reply.read()
+    finally:
+        connection.close()
+
+
+def test_served_control_api_refuses_browsers_and_bad_input(session_store):
+    """Against a running serve with --http-token: a cross-site post, a rebinding Host and
+    a tokenless loopback call are refused and logged, the bad inputs of #10 get their
+    4xx, a 200 MB body is refused at its headers, and nothing switched or crashed."""
+    token = {"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+    switch = b'{"name": "expired-leaf"}'
+    with serving(session_store, "--http-token", "s3cret") as server:
+        port = server.http_port
+        refused = [
+            ("POST", "/control/scenario", switch,
+             {**token, "Content-Type": "text/plain", "Origin": "http://evil.example"}, 403),
+            ("POST", "/control/scenario", switch, {**token, "Host": "evil.example"}, 403),
+            ("POST", "/control/scenario", switch, {"Content-Type": "application/json"}, 403),
+            ("GET", "/ca/%00.pem", None, {}, 404),
+            ("GET", "/ca/" + "a" * 5000 + ".pem", None, {}, 404),
+            ("POST", "/control/phase", b'{"index": 1e309}', token, 400),
+            ("POST", "/control/phase", b"[" * 60000, token, 400),
+            ("POST", "/control/scenario", b'{"name": "\xff"}', token, 400),
+            ("POST", "/control/scenario", b"x" * 200_000, token, 413),
+        ]
+        for method, path, body, headers, status in refused:
+            code, reply = _send(port, method, path, body, headers)
+            assert code == status, (path, reply[:300])
+        assert json.loads(_get(port, "/status")[1])["scenario"] == "command-line"
+        logged = [e for e in server.events if e["kind"] == "http-refused"]
+        assert [e["data"]["status"] for e in logged] == [403, 403, 403, 400, 400, 400, 413]
+        code, reply = _send(port, "POST", "/control/scenario", switch, token)
+        assert code == 200, reply
+        assert json.loads(_get(port, "/status")[1])["scenario"] == "expired-leaf"
+    assert not [line for line in server.stderr if "Traceback" in line]
+    assert not [e for e in server.events if e["kind"] == "http-error"]
 
 
 def test_sighup_reloads_and_a_bad_file_keeps_the_running_scenario(session_store, tmp_path,
