@@ -128,6 +128,15 @@ class Leaf(Resource):
         except Exception as exc:  # the one place that turns a bug into an answer
             return self._failed(request, exc).render(request)
 
+    def render_HEAD(self, request: Request) -> Any:
+        """GET without the body where there is a GET; Twisted's own HEAD calls render_GET
+        unconditionally and fails (500) on POST-only resources such as control."""
+        render_get = getattr(self, "render_GET", None)
+        if render_get is None:
+            allowed = [m for m in (b"GET", b"POST") if hasattr(self, "render_" + m.decode())]
+            raise UnsupportedMethod(allowed)  # type: ignore[no-untyped-call]
+        return render_get(request)
+
     def _failed(self, request: Request, exc: BaseException) -> Reply:
         """The answer to a request that failed: the details (which may name files of the
         store) go to the serve log only."""

@@ -251,6 +251,7 @@ BAD_REQUESTS = {
                         400, "5000 characters"),
     "array-body": ("POST", "/control/scenario", b"[]", 400, "not an object"),
     "empty-body": ("POST", "/control/scenario", b"", 400, "empty"),
+    "head-on-control": ("HEAD", "/control/scenario", None, 405, ""),
 }
 
 
