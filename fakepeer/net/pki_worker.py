@@ -22,9 +22,10 @@ from fakepeer.pki.store import CertStore
 
 T = TypeVar("T")
 
-#: CAs made per job while preparing: small enough that a request waits for at most a
-#: few keys, large enough that keys are still generated in parallel.
-PREPARE_BATCH = 4
+#: CAs made per job while preparing. One: a request arriving meanwhile waits for at
+#: most one CA's keys (a batch of four RSA-4096 CAs kept a GET waiting 6 s on a busy
+#: 2-core machine), and preparing keeps mostly to one core, leaving the other to SBCs.
+PREPARE_BATCH = 1
 
 
 class PkiWorker:
