@@ -26,7 +26,6 @@ from fakepeer.report.events import Event, Sink
 MAX_REQUEST_BODY = 64 * 1024
 
 
-
 class HttpLog:
     """One line per refused or failed request, as an event for ``sink`` (none: silent)."""
 
@@ -122,7 +121,7 @@ class BoundedChannel(HTTPChannel):
             b"cache-control: no-store\r\nconnection: close\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         self.site.http_log.answered(413, peer_of(self.transport.getPeer()),
-                              f"{method} {path}: {message}")
+                                    f"{method} {path}: {message}")
         self.loseConnection()  # type: ignore[no-untyped-call]
 
 

@@ -43,8 +43,9 @@ class PkiWorker:
         return self._lock.run(deferToThread, job, self.pki)
 
     def prepare(self, report: Callable[[str], None]) -> Deferred[None]:
-        """Make (or load) every CA certificate of the catalogue now, a batch per job so
-        that requests arriving meanwhile get in between; ``prepared`` fires when done.
+        """Make (or load) every CA certificate of the catalogue now, ``PREPARE_BATCH``
+        per job so that requests arriving meanwhile get in between; ``prepared`` fires
+        when done.
         A failure is reported once; requests then make what they need one by one."""
         if self._preparing:
             return self.prepared
