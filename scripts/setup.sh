@@ -1,36 +1,122 @@
 #!/usr/bin/env bash
-# Installs everything fakepeer needs on a fresh Debian-like machine, idempotently.
-#   scripts/setup.sh          the package and its runtime dependencies
+# Installs fakepeer into a virtual environment of this checkout (.venv), idempotently, on
+# a Debian-like machine, as root or as a normal user:
+#   scripts/setup.sh          fakepeer and its runtime dependencies: .venv/bin/fakepeer
 #   scripts/setup.sh --test   also the test extra and the real peers the tests talk to
+#   PYTHON=python3.12 scripts/setup.sh   another interpreter (default: python3 on PATH)
+#
+# Never into the system interpreter: Debian 12 and Ubuntu 24.04 forbid that (PEP 668),
+# and a package under root's home is out of a normal user's reach; every user runs it in
+# their own checkout. sudo is used only for apt-get, and only when a package is missing.
+# It never stops, disables or kills a service: Debian's kamailio package starts its own on
+# install (it may be the SBC under test), and the tests start private Kamailio instances
+# on free loopback ports beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+say() { echo "setup: $*" >&2; }
+die() { say "$*"; exit 1; }
+
 want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+case "${1:-}" in
+  "") ;;
+  --test) want_test=1 ;;
+  *) die "unknown option '$1': scripts/setup.sh takes only --test" ;;
+esac
+[ $# -le 1 ] || die "too many arguments ($*): scripts/setup.sh takes only --test"
+
+venv=.venv
+python=${PYTHON:-python3}
 
 # Real peers from Debian's packages: openssl (s_client/verify), sipsak (SIP over TLS),
 # kamailio with its TLS module (an SBC-like peer and the benchmark reference); podman with
 # runc, slirp4netns, uidmap and debootstrap build and run the real image (tests/container);
-# chromium renders the status page and the rehearsal report headless.
+# chromium renders the status page and the rehearsal report headless; python3-venv lets
+# the set-up test make a venv with Debian's own Python (tests/test_setup.py).
 debs=(openssl ca-certificates)
 [ $want_test = 1 ] && debs+=(sipsak kamailio kamailio-tls-modules procps
                              podman runc slirp4netns uidmap debootstrap chromium)
+[ $want_test = 1 ] && [ -x /usr/bin/python3 ] && debs+=(python3-venv)
 
-missing=()
-for d in "${debs[@]}"; do
-  dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo_cmd=""
-  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  echo "setup: installing Debian packages: ${missing[*]}" >&2
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # kamailio's package starts a system service on install; fakepeer's tests start their own.
-  $sudo_cmd systemctl disable --now kamailio >/dev/null 2>&1 || true
-  pkill -x kamailio >/dev/null 2>&1 || true
+venv_works() { "$venv/bin/python" -c 'import pip' >/dev/null 2>&1; }
+
+# The interpreter that makes the venv. Debian's needs its venv package for that (it holds
+# ensurepip); other builds (pyenv, python.org, uv) carry it.
+if ! command -v "$python" >/dev/null; then
+  [ "$python" = python3 ] || die "PYTHON=$python is not a command: name an installed Python 3.11+"
+  debs+=(python3 python3-venv)
+elif ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  die "fakepeer needs Python 3.11 or newer, and $python is" \
+      "$("$python" -c 'import platform; print(platform.python_version())')" \
+      "($(command -v "$python")): install a newer one and run PYTHON=python3.11 scripts/setup.sh"
+elif ! venv_works && ! "$python" -c 'import ensurepip' >/dev/null 2>&1; then
+  real=$(readlink -f "$(command -v "$python")")
+  if command -v dpkg-query >/dev/null && dpkg-query -S "$real" >/dev/null 2>&1; then
+    if [ "$real" = "$(readlink -f /usr/bin/python3)" ]; then
+      debs+=(python3-venv)
+    else
+      debs+=("python$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv")
+    fi
+  else
+    die "$python ($real) cannot make a virtual environment (no ensurepip): use a Python" \
+        "that can, e.g. PYTHON=/usr/bin/python3 scripts/setup.sh"
+  fi
 fi
 
-extra=""
-[ $want_test = 1 ] && extra="[test]"
-python3 -m pip install --quiet --disable-pip-version-check -e ".${extra}"
+missing=()
+if command -v dpkg-query >/dev/null; then
+  installed=" $(dpkg-query -W -f='${Package}=${db:Status-Status} ' "${debs[@]}" 2>/dev/null || true)"
+  for d in "${debs[@]}"; do
+    [[ $installed == *" $d=installed "* ]] || missing+=("$d")
+  done
+else
+  say "no dpkg-query (not a Debian-like system): make sure ${debs[*]} are installed"
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  fix="install them as root (apt-get install ${missing[*]}) and run scripts/setup.sh again"
+  if [ "$(id -u)" = 0 ]; then
+    # As root nobody is there to answer debconf; through sudo the user is, and sudo would
+    # drop the variable anyway.
+    apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
+  elif command -v sudo >/dev/null; then
+    apt=(sudo apt-get)
+  else
+    die "missing Debian packages: ${missing[*]}; neither root nor sudo here: $fix"
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  { "${apt[@]}" update -qq \
+      && "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
+    || die "apt-get could not install ${missing[*]} (see above): $fix"
+fi
+
+# The venv. One that no longer runs (its Python was upgraded or removed) is made anew: it
+# holds only what this script put there.
+if [ -e "$venv" ] && ! venv_works; then
+  say "$venv does not run any more (was its Python upgraded or removed?); making it anew"
+  rm -rf "$venv"
+fi
+if [ ! -e "$venv" ]; then
+  say "making the virtual environment $venv with $(command -v "$python")"
+  "$python" -m venv "$venv" \
+    || die "$python could not make $venv (see above); remove $venv and try another PYTHON="
+fi
+
+# The editable install, skipped when nothing it depends on changed since the last run: the
+# project's metadata, this checkout's place and the extras. Code changes need no reinstall.
+extras="run"
+[ $want_test = 1 ] && extras="test"
+stamp="$venv/.fakepeer-setup"
+state="$(sha256sum pyproject.toml | cut -d' ' -f1) $PWD"
+if [ -x "$venv/bin/fakepeer" ] && [ -f "$stamp" ] \
+    && { grep -qxF "$state test" "$stamp" || grep -qxF "$state $extras" "$stamp"; }; then
+  say "$venv is up to date"
+else
+  extra=""
+  [ $want_test = 1 ] && extra="[test]"
+  say "installing fakepeer$extra (editable) into $venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".$extra" \
+    || die "pip could not install fakepeer into $venv (see above)"
+  echo "$state $extras" > "$stamp"
+fi
+say "ready: $venv/bin/fakepeer (\`. $venv/bin/activate\` puts fakepeer on PATH)"
