@@ -17,3 +17,10 @@ def section(title: str) -> str:
 def two_commands() -> list[str]:
     """The one-line ``sh`` blocks of "Two commands": serve first, then the tests."""
     return re.findall(r"```sh\n(.+?)\n```", section("Two commands"))
+
+
+def activation() -> str:
+    """The command "Two commands" gives once for putting ``fakepeer`` on PATH."""
+    commands: set[str] = set(re.findall(r"`(\. \S+/bin/activate)`", section("Two commands")))
+    (command,) = commands
+    return command
