@@ -6,8 +6,9 @@
 #   docker run -p 5061:5061 -e FAKEPEER_SCENARIO=expired-leaf fakepeer     # the same
 #
 # BASE is an argument so that the image also builds from a locally made base where no
-# registry is reachable (tests/container does that with a debootstrapped Debian). Nothing
-# below names a Python version: the base decides it.
+# registry is reachable: the README's "Offline, with a local base" shows how (a
+# debootstrapped Debian, wheels from the host), and tests/container builds it that way.
+# Nothing below names a Python version: the base decides it.
 ARG BASE=python:3.12-slim
 
 FROM ${BASE} AS build
