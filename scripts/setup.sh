@@ -39,17 +39,21 @@ debs=(openssl ca-certificates)
 [ $want_test = 1 ] && [ -x /usr/bin/python3 ] && debs+=(python3-venv)
 
 venv_works() { "$venv/bin/python" -c 'import pip' >/dev/null 2>&1; }
+new_enough() {
+  "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' && return
+  die "fakepeer needs Python 3.11 or newer; $(command -v "$python") is" \
+      "$("$python" -c 'import platform; print(platform.python_version())'):" \
+      "install a newer one and run PYTHON=python3.11 scripts/setup.sh"
+}
 
-# The interpreter that makes the venv. Debian's needs its venv package for that (it holds
-# ensurepip); other builds (pyenv, python.org, uv) carry it.
-if ! command -v "$python" >/dev/null; then
+# The interpreter that makes the venv (none is needed while the venv works). Debian's
+# needs its venv package for that (it holds ensurepip); pyenv's or python.org's carry it.
+if venv_works; then
+  :
+elif ! command -v "$python" >/dev/null; then
   [ "$python" = python3 ] || die "PYTHON=$python is not a command: name an installed Python 3.11+"
   debs+=(python3 python3-venv)
-elif ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-  die "fakepeer needs Python 3.11 or newer, and $python is" \
-      "$("$python" -c 'import platform; print(platform.python_version())')" \
-      "($(command -v "$python")): install a newer one and run PYTHON=python3.11 scripts/setup.sh"
-elif ! venv_works && ! "$python" -c 'import ensurepip' >/dev/null 2>&1; then
+elif new_enough && ! "$python" -c 'import ensurepip' >/dev/null 2>&1; then
   real=$(readlink -f "$(command -v "$python")")
   if command -v dpkg-query >/dev/null && dpkg-query -S "$real" >/dev/null 2>&1; then
     if [ "$real" = "$(readlink -f /usr/bin/python3)" ]; then
@@ -97,6 +101,7 @@ if [ -e "$venv" ] && ! venv_works; then
   rm -rf "$venv"
 fi
 if [ ! -e "$venv" ]; then
+  new_enough
   say "making the virtual environment $venv with $(command -v "$python")"
   "$python" -m venv "$venv" \
     || die "$python could not make $venv (see above); remove $venv and try another PYTHON="

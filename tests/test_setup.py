@@ -255,3 +255,22 @@ def test_set_up_never_stops_disables_or_kills_a_service(script: str) -> None:
     commands = [line for line in (ROOT / script).read_text().splitlines()
                 if line.strip() and not line.lstrip().startswith("#")]
     assert [line for line in commands if SERVICE_CONTROL.search(line)] == []
+
+
+@pytest.mark.parametrize(("arguments", "variables", "message"), [
+    (["--tset"], {}, "setup: unknown option '--tset': scripts/setup.sh takes only --test"),
+    (["--test", "x"], {}, "setup: too many arguments (--test x): scripts/setup.sh takes only "
+                          "--test"),
+    ([], {"PYTHON": "python3.99"}, "setup: PYTHON=python3.99 is not a command: name an "
+                                    "installed Python 3.11+"),
+])
+def test_bad_input_to_setup_is_one_line_naming_the_fix(
+        arguments: list[str], variables: dict[str, str], message: str, tmp_path: Path) -> None:
+    """Before anything is installed or made: one line, exit 1."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy2(ROOT / "scripts" / "setup.sh", tmp_path / "scripts" / "setup.sh")
+    done = subprocess.run(["scripts/setup.sh", *arguments], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL,
+                          env={"PATH": SYSTEM_PATH, "HOME": str(tmp_path), **variables})
+    assert (done.returncode, done.stderr.splitlines()) == (1, [message])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scripts"]
