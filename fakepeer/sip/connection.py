@@ -11,6 +11,11 @@ States: OPEN (reading), CLOSED (EOF seen and every complete message delivered;
 ``next_event`` keeps returning :class:`ConnectionClosed`) and ERROR (an unrecoverable
 :class:`RemoteSipError` was raised; framing is lost, later data is dropped and every
 ``next_event`` raises again). A recoverable error leaves the connection OPEN.
+
+Within OPEN, :attr:`SipConnection.phase` says what the stream is in the middle of:
+between messages, inside a head or inside a body. There is no clock here; the caller
+arms its own timers from the phase (the head and body deadlines of
+:class:`~fakepeer.sip.limits.Deadlines`), the way h11 leaves timeouts to its caller.
 """
 
 from __future__ import annotations
@@ -19,8 +24,14 @@ import enum
 
 from fakepeer.sip.errors import LocalSipError, RemoteSipError
 from fakepeer.sip.limits import DEFAULT_LIMITS, TOO_LARGE, Limits
-from fakepeer.sip.message import NEED_DATA, ConnectionClosed, KeepAlive, NextEvent
-from fakepeer.sip.parser import ParsedHead, build_message, parse_head
+from fakepeer.sip.message import (
+    NEED_DATA,
+    ConnectionClosed,
+    KeepAlive,
+    NextEvent,
+    PartialMessage,
+)
+from fakepeer.sip.parser import ParsedHead, build_message, parse_head, partial_message
 from fakepeer.sip.receivebuffer import ReceiveBuffer
 
 #: RFC 5626 §3.5.1 keep-alive ping; the pong is a single CRLF.
@@ -34,6 +45,19 @@ class ConnectionState(enum.Enum):
     OPEN = "OPEN"
     CLOSED = "CLOSED"
     ERROR = "ERROR"
+
+
+class ReadPhase(enum.Enum):
+    """What an OPEN :class:`SipConnection` waits for once ``next_event`` returned NEED_DATA.
+
+    ``BETWEEN_MESSAGES``: nothing of a message yet (or half of a keep-alive ping);
+    ``IN_HEAD``: the start line or headers have begun, the empty line has not come;
+    ``IN_BODY``: the head is complete, the Content-Length body is not.
+    """
+
+    BETWEEN_MESSAGES = "between-messages"
+    IN_HEAD = "in-head"
+    IN_BODY = "in-body"
 
 
 class SipConnection:
@@ -56,6 +80,19 @@ class SipConnection:
     def state(self) -> ConnectionState:
         """OPEN, CLOSED or ERROR."""
         return self._state
+
+    @property
+    def phase(self) -> ReadPhase:
+        """Where the stream stands, as of the last ``next_event`` (see :class:`ReadPhase`).
+
+        Always ``BETWEEN_MESSAGES`` outside the OPEN state.
+        """
+        if self._head is not None:
+            return ReadPhase.IN_BODY
+        buffer = self._buffer
+        if not buffer or buffer.is_prefix_of(_PING):
+            return ReadPhase.BETWEEN_MESSAGES
+        return ReadPhase.IN_HEAD
 
     @property
     def buffered_bytes(self) -> int:
@@ -98,12 +135,25 @@ class SipConnection:
                 )
         except RemoteSipError as exc:
             if not exc.recoverable:
+                if exc.partial is None and exc.status_hint == TOO_LARGE:
+                    exc.partial = self._partial_head()
                 self._state = ConnectionState.ERROR
                 self._error = exc
                 self._head = None
                 self._buffer.clear()
             raise
         return event
+
+    def _partial_head(self) -> PartialMessage | None:
+        """What can be read of a message refused for a limit, so a 513 can be addressed.
+
+        Bounded by ``max_message_size``: refusing a huge head costs no more than
+        parsing an acceptable one.
+        """
+        if self._head is not None:
+            return self._head.partial
+        size = min(len(self._buffer), self._limits.max_message_size)
+        return partial_message(self._buffer.peek(size))
 
     def _read(self) -> NextEvent:
         """One step of framing: keep-alives, then head, then body."""

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.sip.test_limits -*-
-"""How much a peer may make one connection read and hold, and why each number.
+"""How much a peer may make one connection read and hold, for how long, and why each number.
 
 Every limit is checked while bytes arrive, not after a message is complete, so a peer
 that never finishes a message cannot make fakepeer buffer more than these numbers
@@ -31,6 +31,18 @@ DEFAULT_MAX_LINE_LENGTH = 8 * 1024
 #: judged by ``max_message_size`` alone, a trickled one also by this.
 DEFAULT_MAX_BUFFERED = 64 * 1024
 
+#: How long one message head may take to arrive, from its first byte to its empty line.
+#: A real SBC writes a whole OPTIONS in one TLS record; a head still incomplete after
+#: 20 s is a stalled or hostile peer (Apache's mod_reqtimeout allows a header 20 s by
+#: default). Distinct from the idle timeout, which any byte resets: without this a peer
+#: sending one byte a second holds a connection for ever.
+DEFAULT_HEAD_DEADLINE = 20.0
+
+#: How long the Content-Length body may take once the head is complete. Head plus body
+#: stay under 32 s, RFC 3261 Timer B/F (64*T1): the SBC's own transaction is dead by
+#: then, so nothing answered later could still reach it.
+DEFAULT_BODY_DEADLINE = 10.0
+
 #: 513 Message Too Large (RFC 3261 §21.5.14), the hint for every limit here.
 TOO_LARGE = 513
 
@@ -61,3 +73,29 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """Seconds a message may take to arrive, per part; both positive.
+
+    The sans-IO connection has no clock: it reports its
+    :attr:`~fakepeer.sip.connection.SipConnection.phase`, and the caller (the Twisted
+    edge) arms a timer for ``head`` when a message begins and for ``body`` when its
+    head is complete, and closes the connection when one runs out.
+    """
+
+    head: float = DEFAULT_HEAD_DEADLINE
+    body: float = DEFAULT_BODY_DEADLINE
+
+    def __post_init__(self) -> None:
+        for deadline in fields(self):
+            value = getattr(self, deadline.name)
+            if type(value) not in (int, float) or not value > 0:
+                raise ValueError(
+                    f"Deadlines.{deadline.name} must be a positive number of seconds, "
+                    f"not {value!r}"
+                )
+
+
+DEFAULT_DEADLINES = Deadlines()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from fakepeer.sip.errors import LocalSipError
 from fakepeer.sip.grammar import (
@@ -39,13 +39,17 @@ class Request:
     body: bytes = b""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.method, str) or not is_token(self.method):
-            raise LocalSipError(f"method {self.method!r} is not a token (RFC 3261 §25.1)")
-        if not isinstance(self.uri, str) or REQUEST_URI.fullmatch(self.uri) is None:
-            raise LocalSipError(
-                f"Request-URI {self.uri!r} is not scheme:visible-ASCII (RFC 3261 §25.1)"
-            )
+        check_request_line(self.method, self.uri)
         _normalise(self)
+
+    @classmethod
+    def trusted(cls, method: str, uri: str, headers: Headers, body: bytes) -> Request:
+        """A request from values already checked, without checking them again.
+
+        For the parser, which has validated every part (the start line with
+        :func:`check_request_line`, the headers and Content-Length while framing).
+        """
+        return _unchecked(cls, method, uri, headers, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,34 @@ class Response:
         if self.reason != self.reason.strip(" \t"):
             raise LocalSipError(f"reason phrase {self.reason!r} has surrounding whitespace")
         _normalise(self)
+
+    @classmethod
+    def trusted(cls, status: int, reason: str, headers: Headers, body: bytes = b"") -> Response:
+        """A response from values already checked, without checking them again.
+
+        For the responder, whose statuses and reason phrases are its own constants and
+        whose headers are copies of validated ones plus checked extras.
+        """
+        return _unchecked(cls, status, reason, headers, body)
+
+
+_M = TypeVar("_M", Request, Response)
+
+
+def _unchecked(cls: type[_M], *values: object) -> _M:
+    """An instance of a frozen, slotted message class with its fields set, unchecked."""
+    message = object.__new__(cls)
+    for name, value in zip(cls.__slots__, values, strict=True):
+        object.__setattr__(message, name, value)  # frozen: as the dataclass __init__ does
+    return message
+
+
+def check_request_line(method: str, uri: str) -> None:
+    """Raise :class:`LocalSipError` unless ``method`` and ``uri`` can start a request."""
+    if not isinstance(method, str) or not is_token(method):
+        raise LocalSipError(f"method {method!r} is not a token (RFC 3261 §25.1)")
+    if not isinstance(uri, str) or REQUEST_URI.fullmatch(uri) is None:
+        raise LocalSipError(f"Request-URI {uri!r} is not scheme:visible-ASCII (RFC 3261 §25.1)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,18 @@ Pure functions over bytes that the connection has already framed: :func:`parse_h
 gets the head up to and including its empty line, :func:`build_message` gets the body
 too. Errors are sorted by what they do to the stream:
 
-* A missing, repeated or non-numeric Content-Length, or a size over
-  ``max_message_size``, loses the framing: RFC 3261 §18.3 makes Content-Length
-  mandatory on stream transports because nothing else marks where a body ends. Those
-  raise an unrecoverable :class:`RemoteSipError` at once.
+* A missing, repeated or non-numeric Content-Length, a line or size over its limit,
+  loses the framing: RFC 3261 §18.3 makes Content-Length mandatory on stream
+  transports because nothing else marks where a body ends. Those raise an
+  unrecoverable :class:`RemoteSipError` at once.
 * Anything else (a bad start line, a header line without a colon, invalid UTF-8, a
   foreign SIP version) spoils only this message. :func:`parse_head` records the first
   such problem, the connection waits for the body so the whole message is consumed,
   and :func:`build_message` raises it as a recoverable error.
+
+Every limit is checked before the work it bounds, and the work is linear in the
+head's size: a regular head (what real peers send) is read in one pass, anything else
+line by line with folded values joined once per field.
 
 Lines are numbered from 1 = the start line, as in a capture. Line endings are CRLF
 only (RFC 3261 §7); a bare CR or LF inside a line is an error, not a line break.
@@ -20,16 +24,37 @@ only (RFC 3261 §7); a bare CR or LF inside a line is an error, not a line break
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from itertools import repeat
 
 from fakepeer.sip.errors import LocalSipError, RemoteSipError
-from fakepeer.sip.grammar import CONTENT_LENGTH, FORBIDDEN_TEXT, SIP_VERSION, VERSION, is_token
+from fakepeer.sip.grammar import (
+    CONTENT_LENGTH,
+    FORBIDDEN_TEXT,
+    SIP_VERSION,
+    VERSION,
+    canonical_key,
+    is_token,
+)
 from fakepeer.sip.headers import Headers
 from fakepeer.sip.limits import TOO_LARGE, Limits
-from fakepeer.sip.message import PartialMessage, Request, Response
+from fakepeer.sip.message import PartialMessage, Request, Response, check_request_line
+from fakepeer.sip.receivebuffer import too_large
 
 _VERSION_NOT_SUPPORTED = 505  # RFC 3261 §21.5.7
 _WSP = " \t"
+
+#: Control bytes a head may hold only as the CR and LF of its line ends (HTAB is
+#: whitespace): :data:`~fakepeer.sip.grammar.FORBIDDEN_TEXT` as bytes.
+_CONTROL_BYTES = bytes([*range(0x09), *range(0x0A, 0x20), 0x7F])
+
+#: Where one header field ends and the next begins: a line break not followed by
+#: whitespace (a line break followed by whitespace folds the field onto the next line).
+_FIELD_BREAK = re.compile(r"\r\n(?=[^ \t])")
+
+_Fields = tuple[tuple[str, str], ...]
+_Index = dict[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +82,33 @@ class ParsedHead:
 
 
 def parse_head(head: bytes, limits: Limits) -> ParsedHead:
-    """Parse ``head`` (ending in CRLF CRLF); raise if the stream can no longer be framed."""
-    lines = head[:-4].split(b"\r\n")
-    problems: list[str] = []
-    status_hint = 400
+    """Parse ``head`` (ending in CRLF CRLF); raise if the stream can no longer be framed.
 
-    start_text = _decode(lines[0], 1, problems)
+    The caller has checked the head against ``max_message_size`` (see
+    :meth:`~fakepeer.sip.receivebuffer.ReceiveBuffer.find_head_end`); the line limits
+    are checked here, before any line is read. A regular head is read in one pass
+    (:func:`_read_regular`); anything else goes through :func:`_parse_lines`, which
+    names the first problem exactly.
+    """
+    content = head[:-4]
+    _check_line_limits(content, limits)
+    problems: list[str] = []
+    regular = _read_regular(content)
+    if regular is not None:
+        start_text: str | None = regular[0]
+        headers = Headers.trusted(regular[1], regular[2])
+    else:
+        start_text, fields = _parse_lines(content.split(b"\r\n"), problems)
+        headers = Headers.trusted(fields)
+
+    status_hint = 400
     start: StartLine | None = None
     if start_text is not None:
         try:
             start = _parse_start_line(start_text)
         except LocalSipError as exc:
-            problems.append(exc.message)
+            problems.insert(0, exc.message)
             status_hint = exc.status_hint
-    headers = Headers(_parse_header_lines(lines[1:], problems))
     partial = PartialMessage(start_text or "", headers)
 
     first_problem = problems[0] if problems else None
@@ -91,6 +129,91 @@ def parse_head(head: bytes, limits: Limits) -> ParsedHead:
     return ParsedHead(len(head), content_length, partial, start, problem)
 
 
+def partial_message(prefix: bytes) -> PartialMessage | None:
+    """What the complete lines of ``prefix`` (a head cut short) tell of its message.
+
+    For answering a message refused for its size: the caller bounds ``prefix`` by
+    ``max_message_size``, so this costs no more than parsing an acceptable head.
+    """
+    complete = prefix[: prefix.rfind(b"\r\n")]
+    if not complete:
+        return None
+    start_text, fields = _parse_lines(complete.split(b"\r\n"), [])
+    return PartialMessage(start_text or "", Headers.trusted(fields))
+
+
+def _check_line_limits(content: bytes, limits: Limits) -> None:
+    """Raise 513 naming the first line of the head that is over a line limit."""
+    continuations = content.count(b"\r\n ") + content.count(b"\r\n\t")
+    header_count = content.count(b"\r\n") - continuations
+    if header_count <= limits.max_header_count and (
+        len(content) <= limits.max_line_length
+        or max(map(len, content.split(b"\r\n"))) <= limits.max_line_length
+    ):
+        return
+    lines = content.split(b"\r\n")
+    header_count = 0
+    for line_number, line in enumerate(lines, start=1):
+        if len(line) > limits.max_line_length:
+            error = too_large(
+                f"line {line_number} is {len(line)} bytes, over max_line_length "
+                f"{limits.max_line_length}"
+            )
+        elif line_number > 1 and line[:1] not in (b" ", b"\t"):
+            header_count += 1
+            if header_count <= limits.max_header_count:
+                continue
+            error = too_large(
+                f"header line {line_number} is header number {header_count}, "
+                f"over max_header_count {limits.max_header_count}"
+            )
+        else:
+            continue
+        error.partial = partial_message(b"\r\n".join(lines[: line_number - 1]) + b"\r\n")
+        raise error
+    raise AssertionError("a line limit was exceeded but no line exceeds it")  # pragma: no cover
+
+
+def _read_regular(content: bytes) -> tuple[str, _Fields, _Index] | None:
+    """Start line, fields and lookup index of a regular head; ``None`` to read it slowly.
+
+    Regular means what real peers send: valid UTF-8, no control character but the CRLF
+    line ends, every header line a ``name: value`` with a token name, continuation
+    lines only after one. Then the fields are exactly what :func:`_parse_lines` would
+    find, with no problem to report, and the index :class:`Headers` would build is
+    built in the same pass. Folded fields are unfolded with C-speed splits and joins,
+    so however many continuation lines a head has, the cost stays linear.
+    """
+    controls = len(content) - len(content.translate(None, _CONTROL_BYTES))
+    if controls != 2 * content.count(b"\r\n"):
+        return None  # a bare CR or LF, or another control character
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    folded = "\r\n " in text or "\r\n\t" in text
+    chunks = _FIELD_BREAK.split(text) if folded else text.split("\r\n")
+    start_line = chunks[0]
+    if folded and "\r\n" in start_line:
+        return None  # line 2 is a continuation line with no header to continue
+    fields: list[tuple[str, str]] = []
+    index: _Index = {}
+    for position in range(1, len(chunks)):
+        line, fold, rest = chunks[position].partition("\r\n")
+        name, colon, value = line.partition(":")
+        name = name.rstrip(_WSP)  # HCOLON allows whitespace before the colon
+        if not colon or not is_token(name):
+            return None
+        value = value.strip(_WSP)
+        if fold:  # RFC 3261 §7.3.1: each line break plus its whitespace is one SP
+            parts = map(str.strip, rest.split("\r\n"), repeat(_WSP))
+            value = " ".join(filter(None, (value, *parts)))
+        fields.append((name, value))
+        key = canonical_key(name)
+        index[key] = (*index[key], value) if key in index else (value,)
+    return start_line, tuple(fields), index
+
+
 def build_message(parsed: ParsedHead, body: bytes) -> Request | Response:
     """The event for a fully received message, or its recoverable error."""
     if parsed.problem is not None:
@@ -100,11 +223,13 @@ def build_message(parsed: ParsedHead, body: bytes) -> Request | Response:
     try:
         if start.is_response:
             return Response(int(start.first), start.second, parsed.partial.headers, body)
-        return Request(start.first, start.second, parsed.partial.headers, body)
+        check_request_line(start.first, start.second)
     except LocalSipError as exc:  # the peer's value, checked by our constructor
         raise RemoteSipError(
             exc.message, exc.status_hint, recoverable=True, partial=parsed.partial
         ) from None
+    # Headers and Content-Length were checked by parse_head, method and URI just now.
+    return Request.trusted(start.first, start.second, parsed.partial.headers, body)
 
 
 def _decode(raw: bytes, line_number: int, problems: list[str]) -> str | None:
@@ -140,6 +265,8 @@ def _parse_start_line(line: str) -> StartLine:
 
 
 def _check_version(version: str, line: str) -> None:
+    if version == SIP_VERSION:  # what every peer sends; the rest is for the others
+        return
     if VERSION.fullmatch(version) is None:
         raise LocalSipError(f"start line has no SIP version: {line[:80]!r}")
     if version.upper() != SIP_VERSION:
@@ -149,11 +276,17 @@ def _check_version(version: str, line: str) -> None:
         )
 
 
-def _parse_header_lines(lines: list[bytes], problems: list[str]) -> list[tuple[str, str]]:
-    """The header fields that parse, unfolded; a problem recorded for each that does not."""
+def _parse_lines(lines: list[bytes], problems: list[str]) -> tuple[str | None, _Fields]:
+    """The start line's text and the header fields that parse, a problem for each that not.
+
+    The exact, slower reading of a head: every line decoded on its own, so that a
+    problem names its line. Folded values are joined once per field (linear in the
+    head's size, however many continuation lines it has).
+    """
+    start_text = _decode(lines[0], 1, problems)
     fields: list[tuple[str, str]] = []
-    current: tuple[int, str, str] | None = None  # line number, name, value so far
-    for line_number, raw in enumerate(lines, start=2):
+    current: tuple[int, str, list[str]] | None = None  # line number, name, value parts
+    for line_number, raw in enumerate(lines[1:], start=2):
         text = _decode(raw, line_number, problems)
         if text is None:
             current = None  # a broken line breaks any header it continued
@@ -164,8 +297,9 @@ def _parse_header_lines(lines: list[bytes], problems: list[str]) -> list[tuple[s
             if current is None:
                 problems.append(f"line {line_number} is a continuation line with no header")
             else:
-                first, name, value = current
-                current = (first, name, f"{value} {text.strip(_WSP)}".strip(_WSP))
+                part = text.strip(_WSP)
+                if part:
+                    current[2].append(part)
             continue
         _finish(current, fields, problems)
         name, colon, value = text.partition(":")
@@ -177,20 +311,22 @@ def _parse_header_lines(lines: list[bytes], problems: list[str]) -> list[tuple[s
             problems.append(f"header line {line_number} has an invalid name {name[:80]!r}")
             current = None
         else:
-            current = (line_number, name, value.strip(_WSP))
+            value = value.strip(_WSP)
+            current = (line_number, name, [value] if value else [])
     _finish(current, fields, problems)
-    return fields
+    return start_text, tuple(fields)
 
 
 def _finish(
-    current: tuple[int, str, str] | None,
+    current: tuple[int, str, list[str]] | None,
     fields: list[tuple[str, str]],
     problems: list[str],
 ) -> None:
     """Keep a complete header field, unless its unfolded value holds a control character."""
     if current is None:
         return
-    line_number, name, value = current
+    line_number, name, parts = current
+    value = " ".join(parts)
     if FORBIDDEN_TEXT.search(value):
         problems.append(f"header line {line_number} ({name}) has a control character")
     else:
