@@ -4,7 +4,7 @@ No Twisted and no OpenSSL here: :mod:`fakepeer.net` owns the sockets and feeds
 :class:`SipConnection`; :func:`respond` decides the reply; :func:`to_bytes` writes it.
 """
 
-from fakepeer.sip.admission import Finding, PeerContext, contact_target
+from fakepeer.sip.admission import ContactMemo, Finding, PeerContext, contact_target
 from fakepeer.sip.builder import build_options
 from fakepeer.sip.connection import ConnectionState, SipConnection
 from fakepeer.sip.errors import LocalSipError, RemoteSipError, SipProtocolError
@@ -32,6 +32,7 @@ __all__ = [
     "PONG",
     "ConnectionClosed",
     "ConnectionState",
+    "ContactMemo",
     "Decision",
     "Event",
     "Finding",

@@ -181,3 +181,42 @@ def check_contact(headers: Headers, peer: PeerContext) -> ContactVerdict | None:
             f"tenant's domains ({domains})",
         )
     return None
+
+
+class ContactMemo:
+    """The Contact verdicts one connection has reached, by the header lines they judged.
+
+    An SBC sends the same Contact in every OPTIONS for days; judging it (URI parse, IP
+    and FQDN checks, certificate and tenant matching) once per connection is enough.
+    Sans I/O: the caller keeps one per connection and passes it to
+    :func:`fakepeer.sip.respond`. Verdicts depend on the peer too, so a different
+    :class:`PeerContext` starts afresh; at most ``size`` distinct values are kept, so
+    a peer inventing Contacts costs no more than checking each one.
+    """
+
+    __slots__ = ("_peer", "_size", "_verdicts")
+
+    def __init__(self, size: int = 16) -> None:
+        if size < 1:
+            raise ValueError(f"ContactMemo size must be at least 1, not {size}")
+        self._size = size
+        self._peer: PeerContext | None = None
+        self._verdicts: dict[tuple[tuple[str, ...], tuple[str, ...]], ContactVerdict | None] = {}
+
+    def check(self, headers: Headers, peer: PeerContext) -> ContactVerdict | None:
+        """:func:`check_contact`'s answer, reached once per distinct Contact/Record-Route."""
+        if peer is not self._peer:
+            if peer != self._peer:
+                self._verdicts.clear()
+            self._peer = peer
+        index = headers.lookup_index()
+        key = (index.get("contact", ()), index.get("record-route", ()))
+        try:
+            return self._verdicts[key]
+        except KeyError:
+            pass
+        verdict = check_contact(headers, peer)
+        if len(self._verdicts) >= self._size:
+            self._verdicts.clear()
+        self._verdicts[key] = verdict
+        return verdict

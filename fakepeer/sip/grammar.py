@@ -113,8 +113,10 @@ def reason_phrase(status: int) -> str:
     return _CLASS_NAMES.get(status // 100, "Unknown")
 
 
+@functools.lru_cache(maxsize=1024)
 def is_token(text: str) -> bool:
     """Whether ``text`` is an RFC 3261 token (a method or a header name)."""
+    # Cached like canonical_key: the same methods and names come in every message.
     return TOKEN.fullmatch(text) is not None
 
 
@@ -142,6 +144,9 @@ def split_list(value: str) -> list[str]:
     RFC 3261 §7.3.1: several values of one header may share a line, separated by
     commas; a display name (quoted) or a URI in angle brackets may contain commas.
     """
+    if "," not in value:  # one value, as nearly every Contact is
+        value = value.strip()
+        return [value] if value else []
     parts: list[str] = []
     start = 0
     in_quotes = in_angle = escaped = False
@@ -240,8 +245,11 @@ def parse_sip_uri(uri: str) -> SipUri | None:
 
 def is_ip_literal(host: str) -> bool:
     """Whether ``host`` is an IPv4 or IPv6 address (with or without brackets)."""
+    host = host.strip("[]")
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False  # IPv6 always has a colon, IPv4 only digits and dots: a name
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(host)
     except ValueError:
         return False
     return True

@@ -21,6 +21,12 @@ machine-readable :class:`Finding` and a sentence for the lab user. Order of chec
 
 The To-tag a response needs (RFC 3261 §8.2.6.2) is derived from Call-ID and From, so
 the same request always gets the same bytes back and tests stay deterministic.
+
+Cost matters here: an SBC pings every few seconds for days. Each profile's response
+layout (spelled names, Server, Allow) is worked out once and reused; the request's
+values are copied in without being validated again (they were, when parsed); and a
+connection that keeps a :class:`~fakepeer.sip.admission.ContactMemo` judges each
+distinct Contact once.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
 
-from fakepeer.sip.admission import Finding, PeerContext, check_contact
+from fakepeer.sip.admission import ContactMemo, Finding, PeerContext, check_contact
 from fakepeer.sip.errors import SipProtocolError
 from fakepeer.sip.grammar import (
     KNOWN_METHODS,
@@ -39,7 +47,7 @@ from fakepeer.sip.grammar import (
     quoted_string,
     reason_phrase,
 )
-from fakepeer.sip.headers import Headers
+from fakepeer.sip.headers import Headers, check_pair
 from fakepeer.sip.message import PartialMessage, Request, Response
 from fakepeer.sip.profile import EXTRAS, MICROSOFT, SipProfile
 
@@ -107,8 +115,14 @@ def respond(
     profile: SipProfile,
     peer: PeerContext,
     policy: ResponderPolicy = DEFAULT_POLICY,
+    *,
+    memo: ContactMemo | None = None,
 ) -> Decision:
-    """Decide how ``profile`` answers ``request`` from ``peer`` (see the module docstring)."""
+    """Decide how ``profile`` answers ``request`` from ``peer`` (see the module docstring).
+
+    ``memo``: the connection's :class:`ContactMemo`, so that a Contact it has judged
+    before is not judged again; without one every request is checked afresh.
+    """
     method = request.method
     if method == "ACK":
         return Decision(None, Finding.NO_RESPONSE, "ACK is never answered (RFC 3261 §17.2.1)")
@@ -116,39 +130,34 @@ def respond(
     problem = _addressing_problem(headers, method)
     if problem is not None:
         return _malformed(headers, problem, profile, policy)
-
-    def answer(
-        status: int,
-        finding: Finding,
-        explanation: str,
-        extras: tuple[tuple[str, str], ...] = (),
-    ) -> Decision:
-        if policy.explain_in_warning and finding not in _UNEXPLAINED:
-            extras = (*extras, ("Warning", _warning(explanation)))
-        return Decision(_response(profile, headers, status, extras), finding, explanation)
-
-    allow = (("Allow", profile.allow_value),)
-    if method not in KNOWN_METHODS and method not in profile.allow:
-        explanation = f"{method} is not a SIP method fakepeer knows"
-        return answer(501, Finding.METHOD_NOT_IMPLEMENTED, explanation, allow)
+    layout = _layout(profile)
     if method not in profile.allow:
+        if method not in KNOWN_METHODS:
+            explanation = f"{method} is not a SIP method fakepeer knows"
+            return _answer(layout, policy, headers, method, 501,
+                           Finding.METHOD_NOT_IMPLEMENTED, explanation, (layout.allow,))
         explanation = f"{profile.name} does not allow {method}; Allow: {profile.allow_value}"
-        return answer(405, Finding.METHOD_NOT_ALLOWED, explanation, allow)
+        return _answer(layout, policy, headers, method, 405, Finding.METHOD_NOT_ALLOWED,
+                       explanation, (layout.allow,))
     if profile.reject_replaces and headers.has("Replaces"):
         explanation = f"{profile.name} rejects requests carrying a Replaces header"
-        return answer(403, Finding.REPLACES_REJECTED, explanation)
+        return _answer(layout, policy, headers, method, 403, Finding.REPLACES_REJECTED,
+                       explanation)
     if profile.contact_rules and method in _CONTACT_METHODS:
-        verdict = check_contact(headers, peer)
+        verdict = memo.check(headers, peer) if memo is not None else check_contact(headers, peer)
         if verdict is not None:
             extras: tuple[tuple[str, str], ...] = ()
             if verdict.finding is Finding.CONTACT_MISSING:
                 extras = (("Reason", MISSING_CONTACT_REASON),)
-            return answer(403, verdict.finding, verdict.explanation, extras)
+            return _answer(layout, policy, headers, method, 403, verdict.finding,
+                           verdict.explanation, extras)
     if method == "OPTIONS":
         if policy.options_status == 200:
-            return answer(200, Finding.OK, "OPTIONS accepted", allow)
+            return _answer(layout, policy, headers, method, 200, Finding.OK,
+                           "OPTIONS accepted", (layout.allow,))
         explanation = f"the scenario answers OPTIONS with {policy.options_status}"
-        return answer(policy.options_status, Finding.OPTIONS_OVERRIDE, explanation)
+        return _answer(layout, policy, headers, method, policy.options_status,
+                       Finding.OPTIONS_OVERRIDE, explanation)
     if method == "INVITE":
         status = policy.invite_status
         reason: tuple[tuple[str, str], ...] = ()
@@ -156,12 +165,31 @@ def respond(
             text = quoted_string(policy.invite_reason_text)
             reason = (("Reason", f"SIP;cause={status};text={text}"),)
         explanation = f"fakepeer places no calls; INVITE answered {status}"
-        return answer(status, Finding.INVITE_REFUSED, explanation, reason)
+        return _answer(layout, policy, headers, method, status, Finding.INVITE_REFUSED,
+                       explanation, reason)
     if method in _NO_DIALOG_METHODS:
         explanation = f"{method} refers to a dialog fakepeer never made"
-        return answer(481, Finding.NO_DIALOG, explanation)
+        return _answer(layout, policy, headers, method, 481, Finding.NO_DIALOG, explanation)
     explanation = f"{profile.name} allows {method} but fakepeer does not implement it"
-    return answer(501, Finding.METHOD_NOT_IMPLEMENTED, explanation, allow)
+    return _answer(layout, policy, headers, method, 501, Finding.METHOD_NOT_IMPLEMENTED,
+                   explanation, (layout.allow,))
+
+
+def _answer(
+    layout: _Layout,
+    policy: ResponderPolicy,
+    headers: Headers,
+    cseq_method: str,
+    status: int,
+    finding: Finding,
+    explanation: str,
+    extras: tuple[tuple[str, str], ...] = (),
+) -> Decision:
+    """The decision for a well-addressed request, with a Warning where one explains it."""
+    if policy.explain_in_warning and finding not in _UNEXPLAINED:
+        extras = (*extras, ("Warning", _warning(explanation)))
+    response = _response(layout, headers, cseq_method, status, extras)
+    return Decision(response, finding, explanation)
 
 
 def error_response(
@@ -188,17 +216,25 @@ def error_response(
     if not (headers.has("Via") and headers.has("Call-ID") and cseq is not None):
         return None
     status = error.status_hint if error.status_hint in range(300, 700) else 400
-    return _response(profile, headers, status, (("Warning", _warning(error.message)),))
+    return _response(_layout(profile), headers, cseq.group(2), status,
+                     (("Warning", _warning(error.message)),))
+
+
+#: The headers a response copies, with their lookup keys, in the order they are checked.
+_ADDRESSING = (("Via", "via"), ("From", "from"), ("To", "to"), ("Call-ID", "call-id"),
+               ("CSeq", "cseq"))
 
 
 def _addressing_problem(headers: Headers, method: str) -> str | None:
     """Why a response to these headers would be malformed, or ``None``."""
-    for name in ("Via", "From", "To", "Call-ID", "CSeq"):
-        if not headers.has(name):
+    index = headers.lookup_index()
+    for name, key in _ADDRESSING:
+        if key not in index:
             return f"the request has no {name} header"
-    cseq = _CSEQ.fullmatch(headers.get("CSeq") or "")
+    value = index["cseq"][0]
+    cseq = _CSEQ.fullmatch(value)
     if cseq is None:
-        return f"CSeq {headers.get('CSeq')!r} is not 'number METHOD'"
+        return f"CSeq {value!r} is not 'number METHOD'"
     if cseq.group(2) != method:
         return f"CSeq method {cseq.group(2)} does not match the request method {method}"
     return None
@@ -211,7 +247,10 @@ def _malformed(
     if not (headers.has("Via") and headers.has("Call-ID") and headers.has("CSeq")):
         return Decision(None, Finding.MALFORMED, f"{problem}; no response can be addressed")
     extras = (("Warning", _warning(problem)),) if policy.explain_in_warning else ()
-    return Decision(_response(profile, headers, 400, extras), Finding.MALFORMED, problem)
+    cseq = _CSEQ.fullmatch(headers.get("CSeq") or "")
+    cseq_method = cseq.group(2) if cseq is not None else ""
+    response = _response(_layout(profile), headers, cseq_method, 400, extras)
+    return Decision(response, Finding.MALFORMED, problem)
 
 
 def _warning(text: str) -> str:
@@ -219,9 +258,68 @@ def _warning(text: str) -> str:
     return f"399 fakepeer {quoted_string(text)}"
 
 
+#: How a layout slot is filled (see :class:`_Layout`).
+_FIRST, _EVERY, _FIXED, _TO, _EXTRAS = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """One profile's response layout, worked out once: a plan of slots, fixed pairs.
+
+    ``plan`` holds one ``(kind, spelled name or fixed pair, lookup key)`` per layout
+    slot: copy the request's first value (From, CSeq, Call-ID), every value (Via), the
+    To with or without a tag, a fixed pair (Content-Length, Server), or the extras.
+    ``allow`` is the profile's ``Allow`` pair; fixed pairs are validated once, here.
+    """
+
+    profile: SipProfile
+    plan: tuple[tuple[int, Any, str], ...]
+    spelled: dict[str, str]
+    allow: tuple[str, str]
+
+    @classmethod
+    def of(cls, profile: SipProfile) -> _Layout:
+        name = profile.header_name
+        allow = (name("Allow"), profile.allow_value)
+        check_pair(1, allow)
+        plan: list[tuple[int, Any, str]] = []
+        for slot in profile.layout:
+            key = slot.lower()
+            if slot == EXTRAS:
+                plan.append((_EXTRAS, None, ""))
+            elif slot == "Via":
+                plan.append((_EVERY, name(slot), key))
+            elif slot == "To":
+                plan.append((_TO, name(slot), key))
+            elif slot in ("Server", "Content-Length"):
+                pair = (name(slot), profile.server if slot == "Server" else "0")
+                check_pair(1, pair)
+                plan.append((_FIXED, pair, key))
+            else:
+                plan.append((_FIRST, name(slot), key))
+        spelled = {extra: name(extra) for extra in ("Allow", "Reason", "Warning")}
+        return cls(profile, tuple(plan), spelled, allow)
+
+
+#: Layouts by profile identity (a profile is a frozen value; hashing it per response
+#: would cost more than the layout saves). Bounded: scenarios make a few profiles.
+_LAYOUTS: dict[int, _Layout] = {}
+_MAX_LAYOUTS = 64
+
+
+def _layout(profile: SipProfile) -> _Layout:
+    layout = _LAYOUTS.get(id(profile))
+    if layout is None or layout.profile is not profile:
+        if len(_LAYOUTS) >= _MAX_LAYOUTS:
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[id(profile)] = _Layout.of(profile)
+    return layout
+
+
 def _response(
-    profile: SipProfile,
+    layout: _Layout,
     request_headers: Headers,
+    cseq_method: str,
     status: int,
     extras: tuple[tuple[str, str], ...],
 ) -> Response:
@@ -229,31 +327,44 @@ def _response(
 
     From, CSeq, Call-ID and every Via (in order, one line each as received) are copied
     (RFC 3261 §8.2.6.2); To is copied and gets a tag unless this is an OPTIONS answer
-    and the profile adds none.
+    and the profile adds none. Copied values were validated when the request was
+    parsed; only extras other than the layout's own Allow are checked here.
     """
     assert status in STATUS_RANGE
-    cseq = _CSEQ.fullmatch(request_headers.get("CSeq") or "")
-    is_options = cseq is not None and cseq.group(2) == "OPTIONS"
-    to = request_headers.get("To")
-    wants_tag = status > 100 and (profile.tag_options_responses or not is_options)
-    if to is not None and wants_tag and "tag" not in header_params(to):
-        to = f"{to};tag={_local_tag(request_headers)}"
-    copied: dict[str, tuple[str, ...]] = {
-        "From": request_headers.get_all("From")[:1],
-        "To": (to,) if to is not None else (),
-        "CSeq": request_headers.get_all("CSeq")[:1],
-        "Call-ID": request_headers.get_all("Call-ID")[:1],
-        "Via": request_headers.get_all("Via"),
-        "Content-Length": ("0",),
-        "Server": (profile.server,),
-    }
+    index = request_headers.lookup_index()
     pairs: list[tuple[str, str]] = []
-    for slot in profile.layout:
-        if slot == EXTRAS:
-            pairs.extend((profile.header_name(name), value) for name, value in extras)
+    for kind, spelled, key in layout.plan:
+        if kind == _FIRST:
+            values = index.get(key)
+            if values:
+                pairs.append((spelled, values[0]))
+        elif kind == _EVERY:
+            pairs.extend(zip(repeat(spelled), index.get(key, ())))
+        elif kind == _FIXED:
+            pairs.append(spelled)
+        elif kind == _TO:
+            values = index.get(key)
+            if values:
+                pairs.append((spelled, _to_value(layout.profile, request_headers, values[0],
+                                                 cseq_method, status)))
         else:
-            pairs.extend((profile.header_name(slot), value) for value in copied[slot])
-    return Response(status, reason_phrase(status), Headers(pairs))
+            for name, value in extras:
+                if (name, value) == layout.allow:
+                    pairs.append(layout.allow)
+                    continue
+                pair = (layout.spelled.get(name) or layout.profile.header_name(name), value)
+                check_pair(len(pairs) + 1, pair)
+                pairs.append(pair)
+    return Response.trusted(status, reason_phrase(status), Headers.trusted(tuple(pairs)))
+
+
+def _to_value(profile: SipProfile, request_headers: Headers, to: str, cseq_method: str,
+              status: int) -> str:
+    """The request's To, with a To-tag added where the response needs one."""
+    wants_tag = status > 100 and (profile.tag_options_responses or cseq_method != "OPTIONS")
+    if wants_tag and "tag" not in header_params(to):
+        return f"{to};tag={_local_tag(request_headers)}"
+    return to
 
 
 def _local_tag(request_headers: Headers) -> str:
