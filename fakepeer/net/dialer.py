@@ -257,6 +257,7 @@ class _Attempt(Protocol):
         self.stalled = False
         self._timer: IDelayedCall | None = None
         self._tls: Any = None
+        self._done_reading = False
 
     # -- reporting -----------------------------------------------------------------------
     def emit(self, kind: str, summary: str, **data: Any) -> None:
@@ -392,6 +393,8 @@ class _Attempt(Protocol):
         self._close()
 
     def dataReceived(self, data: bytes) -> None:
+        if self._done_reading:  # the answer is in, or the SBC's SIP is broken: drop it
+            return
         try:
             self.sip.receive_data(data)
             while self.response is None:
@@ -400,6 +403,9 @@ class _Attempt(Protocol):
                     return
                 self._sip_event(event)
         except sip.RemoteSipError as error:
+            # Once: the SBC may go on sending (issue 12 item 6: 6,241 lines for a 100 MB
+            # answer header), but nothing after a framing error can be read.
+            self._done_reading = True
             self.sip_problem = f"malformed SIP from the SBC: {error.message}"
             self.emit("sip-error", self.sip_problem, status=error.status_hint,
                       direction="received")
@@ -429,9 +435,15 @@ class _Attempt(Protocol):
                       status=event.status, reason=event.reason, direction="received",
                       server=agent, final=True)
             self.closing_reason = "fakepeer closed the connection after the answer"
+            self._done_reading = True  # what follows the answer is not buffered
             self._close()
 
     def _close(self) -> None:
+        """close_notify, then an abort if the SBC has not finished within CLOSE_GRACE.
+
+        Called once per connection: re-arming it would let an SBC that keeps sending
+        postpone the abort for ever.
+        """
         self.transport.loseConnection()
         self._arm(CLOSE_GRACE, self.transport.abortConnection)
 

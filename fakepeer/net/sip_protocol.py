@@ -16,7 +16,12 @@ from typing import Any
 
 from cryptography import x509
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IHandshakeListener,
+    IReactorTime,
+    ITCPTransport,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -34,6 +39,10 @@ from fakepeer.tls.observation import TlsObservation
 DEFAULT_IDLE_TIMEOUT = 300.0
 #: A lab tool on a laptop: generous, but bounded so a runaway client cannot exhaust fds.
 DEFAULT_MAX_CONNECTIONS = 4000
+#: After fakepeer closes a connection (a fatal framing error, a message deadline) the
+#: peer gets this long to answer our close_notify before the socket is aborted: a peer
+#: that keeps sending instead must not hold the connection (issue 12 item 6).
+DEFAULT_CLOSE_GRACE = 2.0
 
 
 @dataclass
@@ -44,7 +53,11 @@ class ServeSettings:
     responder_policy: sip.ResponderPolicy
     tenant_domains: tuple[str, ...] | None = None
     limits: sip.Limits = field(default_factory=sip.Limits)
+    #: How long a message head and body may take to arrive (distinct from idle_timeout,
+    #: which every byte resets).
+    deadlines: sip.Deadlines = field(default_factory=sip.Deadlines)
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    close_grace: float = DEFAULT_CLOSE_GRACE
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     #: Called after a 200 OK to an OPTIONS, with (connection id, Contact host, port).
     on_options_accepted: Callable[[int, str, int], None] | None = None
@@ -91,6 +104,9 @@ def client_certificate_summary(observation: TlsObservation) -> dict[str, Any]:
 class SipTlsProtocol(Protocol):
     """One SBC connection: SIP over the TLS transport that wraps it."""
 
+    #: The TLSMemoryBIOProtocol once connected; ITransport alone lacks abortConnection.
+    transport: ITCPTransport
+
     def __init__(self, factory: SipServerFactory, connection_id: int, peer: str) -> None:
         self.factory = factory
         self.settings = factory.settings
@@ -101,10 +117,16 @@ class SipTlsProtocol(Protocol):
         self.handshake_done = False
         self.closing_reason = ""
         self._idle: IDelayedCall | None = None
+        self._deadline: IDelayedCall | None = None  # the message deadline armed, if any
+        self._deadline_phase = sip.ReadPhase.BETWEEN_MESSAGES
+        self._abort: IDelayedCall | None = None  # the close grace, once fakepeer closes
         self._peer_names: tuple[str, ...] = ()
         self._client_certificate = False
+        self._peer_context = sip.PeerContext(tenant_domains=self.settings.tenant_domains)
+        self._contact_memo = sip.ContactMemo()
         self._stalled = False
         self._lost = False
+        self._closing = False  # fakepeer closed: nothing more is read
 
     # -- reporting -----------------------------------------------------------------------
     def emit(self, kind: str, summary: str, **data: Any) -> None:
@@ -126,6 +148,9 @@ class SipTlsProtocol(Protocol):
         if observation is not None:
             self._peer_names = certificate_names(observation.peer_leaf)
             self._client_certificate = observation.peer_leaf is not None
+            self._peer_context = sip.PeerContext(certificate_names=self._peer_names,
+                                                 tenant_domains=self.settings.tenant_domains,
+                                                 mutual_tls=self._client_certificate)
             data = {"version": observation.version, "cipher": observation.cipher,
                     "sni": observation.sni, "sni_outcome": observation.sni_outcome,
                     "served": observation.served,
@@ -137,27 +162,43 @@ class SipTlsProtocol(Protocol):
         self.emit("tls-established", summary, **data)
 
     def dataReceived(self, data: bytes) -> None:
+        if self._closing:  # fakepeer closed after a fatal error or a deadline: drop it
+            return
         self._arm_idle_timer()
-        try:
-            self.sip.receive_data(data)
-            self._drain()
-        except sip.RemoteSipError as error:
-            self._protocol_error(error)
+        self.sip.receive_data(data)
+        progressed = self._drain()
+        if not self._closing:
+            self._follow_phase(progressed)
 
-    def _drain(self) -> None:
-        while True:
-            event = self.sip.next_event()
+    def _drain(self) -> bool:
+        """Handle every event the bytes so far complete; whether there was any.
+
+        A loop, not recursion: a recoverable error is answered and reading goes on in
+        the same loop, so any number of bad messages in one read get their answers in
+        order (issue 12 item 3: ~500 pipelined ones recursed until RecursionError).
+        """
+        progressed = False
+        while not self._closing:
+            try:
+                event = self.sip.next_event()
+            except sip.RemoteSipError as error:
+                progressed = True
+                if self._protocol_error(error):
+                    continue
+                break
             if event is sip.NEED_DATA or isinstance(event, sip.ConnectionClosed):
-                return
+                break
+            progressed = True
             if isinstance(event, sip.KeepAlive):
                 self.emit("sip-keepalive", "CRLF keep-alive ping answered with CRLF")
-                self.transport.write(b"\r\n")
+                self.transport.write(sip.PONG)
             elif isinstance(event, sip.Request):
                 self._answer(event)
             elif isinstance(event, sip.Response):
                 self.emit("sip-response", f"unexpected response {event.status} from the SBC "
                           "on its own connection: ignored", status=event.status,
                           direction="received")
+        return progressed
 
     def _answer(self, request: sip.Request) -> None:
         self.emit("sip-request", f"{request.method} {request.uri}", method=request.method,
@@ -188,11 +229,8 @@ class SipTlsProtocol(Protocol):
     def _respond(self, request: sip.Request) -> None:
         if self._lost:  # a delayed answer whose connection has gone
             return
-        context = sip.PeerContext(certificate_names=self._peer_names,
-                                  tenant_domains=self.settings.tenant_domains,
-                                  mutual_tls=self._client_certificate)
-        decision = sip.respond(request, self.settings.profile, context,
-                               self.settings.responder_policy)
+        decision = sip.respond(request, self.settings.profile, self._peer_context,
+                               self.settings.responder_policy, memo=self._contact_memo)
         if decision.response is None:
             return
         self.transport.write(sip.to_bytes(decision.response))
@@ -207,7 +245,13 @@ class SipTlsProtocol(Protocol):
             if contact is not None:
                 self.settings.on_options_accepted(self.connection_id, *contact)
 
-    def _protocol_error(self, error: sip.RemoteSipError) -> None:
+    def _protocol_error(self, error: sip.RemoteSipError) -> bool:
+        """Report and answer a malformed message; whether reading can go on.
+
+        A recoverable error that could be answered leaves the stream framed. Anything
+        else closes the connection, once: the answer (if one can be addressed), then
+        close_notify, then an abort if the peer has not finished within the grace.
+        """
         response = sip.error_response(error, error.partial, self.settings.profile)
         answered = f"answered {response.status}" if response is not None else "no answer"
         self.emit("sip-error", f"malformed SIP ({answered}): {error.message}",
@@ -216,17 +260,23 @@ class SipTlsProtocol(Protocol):
         if response is not None:
             self.transport.write(sip.to_bytes(response))
         if error.recoverable and response is not None:
-            self._drain_after_error()
-            return
-        self.closing_reason = "fakepeer closed the connection after a malformed message"
-        self.transport.loseConnection()
+            return True
+        self._close("fakepeer closed the connection after a malformed message")
+        return False
 
-    def _drain_after_error(self) -> None:
-        """The parser skipped the bad message whole: go on with what follows it."""
-        try:
-            self._drain()
-        except sip.RemoteSipError as error:
-            self._protocol_error(error)
+    def _close(self, reason: str) -> None:
+        """Close from fakepeer's side: close_notify, and an abort if the peer lingers."""
+        self.closing_reason = reason
+        self._closing = True
+        self._cancel_deadline()
+        self.transport.loseConnection()
+        self._abort = self.factory.reactor.callLater(self.settings.close_grace,
+                                                     self._abort_lingering)
+
+    def _abort_lingering(self) -> None:
+        self.closing_reason += (f"; the SBC did not finish closing within "
+                                f"{self.settings.close_grace:g} s, so fakepeer aborted it")
+        self.transport.abortConnection()
 
     # -- timers --------------------------------------------------------------------------
     def _arm_idle_timer(self) -> None:
@@ -243,6 +293,42 @@ class SipTlsProtocol(Protocol):
         self._stalled = True
         self.transport.abortConnection()
 
+    def _follow_phase(self, progressed: bool) -> None:
+        """Keep the message deadline in step with where the stream stands.
+
+        Between messages there is none. A message's head gets ``deadlines.head`` from
+        the read that brought its first byte, its body ``deadlines.body`` from the read
+        that completed its head; later bytes of the same part do not extend them (the
+        idle timer is the one that every byte resets).
+        """
+        phase = self.sip.phase
+        if phase is sip.ReadPhase.BETWEEN_MESSAGES:
+            self._cancel_deadline()
+            return
+        armed = self._deadline is not None and self._deadline.active()
+        if armed and phase is self._deadline_phase and not progressed:
+            return
+        self._cancel_deadline()
+        deadlines = self.settings.deadlines
+        seconds = deadlines.head if phase is sip.ReadPhase.IN_HEAD else deadlines.body
+        self._deadline_phase = phase
+        self._deadline = self.factory.reactor.callLater(seconds, self._deadline_passed,
+                                                        phase, seconds)
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def _deadline_passed(self, phase: sip.ReadPhase, seconds: float) -> None:
+        part = "head" if phase is sip.ReadPhase.IN_HEAD else "body"
+        self.emit("limit", f"message {part} not complete within {seconds:g} s "
+                  f"({self.sip.buffered_bytes} bytes of it received): closing",
+                  limit=f"{part}_deadline", seconds=seconds,
+                  buffered=self.sip.buffered_bytes)
+        self._close(f"fakepeer closed the connection: a message {part} took longer than "
+                    f"{seconds:g} s")
+
     # -- the end -------------------------------------------------------------------------
     def _observation(self) -> TlsObservation | None:
         try:
@@ -250,10 +336,11 @@ class SipTlsProtocol(Protocol):
         except LookupError:
             return None
 
-    def connectionLost(self, reason: Failure = None) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         self._lost = True
-        if self._idle is not None and self._idle.active():
-            self._idle.cancel()
+        for timer in (self._idle, self._deadline, self._abort):
+            if timer is not None and timer.active():
+                timer.cancel()
         observation = self._observation()
         if not self.handshake_done:
             failure = observation.failure() if observation is not None else None
@@ -271,11 +358,12 @@ class SipTlsProtocol(Protocol):
                 self.emit("tls-failed", f"{who} failed the handshake{alert}: {failure.detail}",
                           failed_by=failure.failed_by, reason=str(failure.reason),
                           alert=failure.alert_name,
-                          client_certificate=client_certificate_summary(observation))
+                          client_certificate=client_certificate_summary(observation)
+                          if observation is not None else {})
             else:
                 self.emit("tls-failed", "connection closed before any TLS handshake",
                           failed_by="peer", reason="no-handshake")
-        clean = reason is None or reason.check(ConnectionDone) is not None
+        clean = reason is None or isinstance(reason.value, ConnectionDone)
         who = self.closing_reason or "the SBC closed the connection"
         self.emit("closed", f"{who} ({'clean' if clean else 'not clean'})", clean=clean,
                   by="fakepeer" if self.closing_reason else "peer")

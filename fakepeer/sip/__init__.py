@@ -6,10 +6,10 @@ No Twisted and no OpenSSL here: :mod:`fakepeer.net` owns the sockets and feeds
 
 from fakepeer.sip.admission import ContactMemo, Finding, PeerContext, contact_target
 from fakepeer.sip.builder import build_options
-from fakepeer.sip.connection import ConnectionState, SipConnection
+from fakepeer.sip.connection import ConnectionState, ReadPhase, SipConnection
 from fakepeer.sip.errors import LocalSipError, RemoteSipError, SipProtocolError
 from fakepeer.sip.headers import Headers
-from fakepeer.sip.limits import Limits
+from fakepeer.sip.limits import Deadlines, Limits
 from fakepeer.sip.message import (
     NEED_DATA,
     ConnectionClosed,
@@ -33,6 +33,7 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionState",
     "ContactMemo",
+    "Deadlines",
     "Decision",
     "Event",
     "Finding",
@@ -43,6 +44,7 @@ __all__ = [
     "NeedData",
     "PartialMessage",
     "PeerContext",
+    "ReadPhase",
     "RemoteSipError",
     "Request",
     "ResponderPolicy",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
 from fakepeer import sip
 from fakepeer.net.sip_protocol import ServeSettings, SipServerFactory, SipTlsProtocol
 from fakepeer.report.events import Event
+from tests.net.conftest import responses
 
 OPTIONS = (
     b"OPTIONS sip:sip.pstnhub.microsoft.com:5061;transport=tls SIP/2.0\r\n"
@@ -97,7 +99,7 @@ def test_options_delay_holds_the_answer():
     assert transport.value().startswith(b"SIP/2.0 200 OK")
 
 
-def test_options_ignore_never_answers():
+def test_options_ignore_never_responses():
     """options_action 'ignore' reads the OPTIONS and writes nothing."""
     protocol, transport, events, reactor = _connect(options_action="ignore")
     protocol.dataReceived(OPTIONS)
@@ -126,3 +128,105 @@ def test_lost_connection_gets_a_verdict():
     protocol.connectionLost(None)
     assert events[-1].kind == "verdict"
     assert "OPTIONS Active" in events[-1].summary
+
+
+# -- issue 12: hostile input at the edge ---------------------------------------------------
+
+def malformed(number: int) -> bytes:
+    """An addressable request with a header line lacking its colon: recoverable, 400."""
+    return (f"OPTIONS sip:sip.pstnhub.microsoft.com SIP/2.0\r\n"
+            f"Via: SIP/2.0/TLS sbc.lab.example:5061;branch=z9hG4bKbad{number}\r\n"
+            f"Call-ID: bad-{number}\r\nCSeq: {number} OPTIONS\r\n"
+            f"no colon here\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_hundreds_of_pipelined_malformed_requests_each_get_a_400_in_order():
+    """546 malformed requests in one read (one 16 KB TLS record of them and more) are each
+    answered 400, in order, and the connection stays open (issue 12 item 3)."""
+    protocol, transport, events, _ = _connect()
+    protocol.dataReceived(b"".join(malformed(n) for n in range(546)) + OPTIONS)
+    got = responses(transport.value())
+    assert [r.status for r in got] == [400] * 546 + [200]
+    assert [r.headers.get("Call-ID") for r in got[:546]] == [f"bad-{n}" for n in range(546)]
+    assert not transport.disconnecting
+    assert sum(e.kind == "sip-error" for e in events) == 546
+
+
+def test_a_fatal_error_is_logged_once_and_the_connection_closed_within_the_grace():
+    """After an unrecoverable error: the 513 answer, close_notify, one log line however
+    much more the peer sends, and an abort when it has not finished after close_grace
+    (issue 12 item 6)."""
+    protocol, transport, events, reactor = _connect(close_grace=2.0, idle_timeout=10.0)
+    head = OPTIONS.split(b"Content-Length")[0] + b"X-Huge: "
+    protocol.dataReceived(head + b"a" * 16_000)
+    assert responses(transport.value())[0].status == 513
+    assert transport.disconnecting and not transport.disconnected
+    for _ in range(640):  # the rest of a 10 MB header, 16 KB per TLS record
+        protocol.dataReceived(b"a" * 16_000)
+        reactor.advance(0.001)
+    assert sum(e.kind == "sip-error" for e in events) == 1
+    reactor.advance(2.0)
+    assert transport.disconnected  # aborted: the peer never answered close_notify
+    protocol.connectionLost(None)
+    closed = next(e for e in events if e.kind == "closed")
+    assert "did not finish closing within 2 s" in closed.summary
+
+
+def test_a_head_trickled_one_byte_at_a_time_is_closed_at_the_head_deadline():
+    """Every byte resets the idle timer, not the head deadline: a peer sending one byte a
+    second is closed when the head is late, logged once (issue 12 item 5)."""
+    protocol, transport, events, reactor = _connect(
+        deadlines=sip.Deadlines(head=5.0, body=5.0), idle_timeout=30.0)
+    for index in range(20):
+        if transport.disconnecting:
+            break
+        protocol.dataReceived(OPTIONS[index:index + 1])
+        reactor.advance(1.0)
+    assert transport.disconnecting
+    limits = [e for e in events if e.kind == "limit"]
+    assert [e.data["limit"] for e in limits] == ["head_deadline"]
+    assert reactor.seconds() == pytest.approx(5.0)
+    assert "message head not complete within 5 s (5 bytes of it received)" in limits[0].summary
+
+
+def test_a_body_trickled_after_its_head_is_closed_at_the_body_deadline():
+    """A complete head starts the body deadline; a body still short after it closes."""
+    protocol, transport, events, reactor = _connect(
+        deadlines=sip.Deadlines(head=5.0, body=3.0), idle_timeout=30.0)
+    message = OPTIONS.replace(b"Content-Length: 0", b"Content-Length: 10")
+    protocol.dataReceived(message)
+    for _ in range(4):
+        reactor.advance(1.0)
+        if not transport.disconnecting:
+            protocol.dataReceived(b"x")
+    assert transport.disconnecting
+    assert [e.data["limit"] for e in events if e.kind == "limit"] == ["body_deadline"]
+
+
+def test_whole_messages_sent_slowly_never_meet_a_deadline():
+    """An SBC pinging every 4 s with whole messages (and a head split in two reads a
+    second apart) is answered every time and never closed by the 5 s deadlines."""
+    protocol, transport, events, reactor = _connect(
+        deadlines=sip.Deadlines(head=5.0, body=5.0), idle_timeout=30.0)
+    for _ in range(10):
+        protocol.dataReceived(OPTIONS[:40])
+        reactor.advance(1.0)
+        protocol.dataReceived(OPTIONS[40:] + b"\r\n\r\n")
+        reactor.advance(3.0)
+    assert not transport.disconnecting
+    assert [r.status for r in responses(transport.value())] == [200] * 10  # pongs are skipped
+    assert not [e for e in events if e.kind == "limit"]
+
+
+def test_a_new_message_in_the_same_read_gets_its_own_head_deadline():
+    """A read that completes one message and starts the next re-arms the deadline from
+    that read: the second head is not blamed for the first one's time."""
+    protocol, transport, _, reactor = _connect(
+        deadlines=sip.Deadlines(head=5.0, body=5.0), idle_timeout=30.0)
+    protocol.dataReceived(OPTIONS[:40])
+    reactor.advance(4.0)
+    protocol.dataReceived(OPTIONS[40:] + OPTIONS[:40])
+    reactor.advance(4.0)
+    assert not transport.disconnecting
+    reactor.advance(1.5)
+    assert transport.disconnecting
