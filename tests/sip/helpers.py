@@ -1,6 +1,11 @@
-"""Feeding helpers (h11's ``tr``) and the captured Teams exchange, shared by the sip tests."""
+"""Feeding helpers (h11's ``tr``), the captured Teams exchange and the Hypothesis
+profiles, shared by the sip tests."""
 
 from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
 
 from fakepeer.sip import (
     NEED_DATA,
@@ -12,6 +17,23 @@ from fakepeer.sip import (
 )
 
 DEFAULT = Limits()
+
+#: Property tests run ``units x PROFILE.max_examples`` examples each, their units adding
+#: up to UNITS_TOTAL: 10,000 examples under ``ci`` (the default), 100,000 under ``deep``.
+#: Chosen with FAKEPEER_HYPOTHESIS_PROFILE (see tests/sip/test_properties.py). The
+#: profiles are registered, not loaded, so Hypothesis tests elsewhere keep their own.
+UNITS_TOTAL = 100
+for _name, _unit in (("ci", 100), ("deep", 1000)):
+    settings.register_profile(f"fakepeer-sip-{_name}", max_examples=_unit, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow,
+                                                     HealthCheck.data_too_large])
+PROFILE = settings.get_profile(
+    "fakepeer-sip-" + os.environ.get("FAKEPEER_HYPOTHESIS_PROFILE", "ci"))
+
+
+def weighted(units: int) -> settings:
+    """The profile's settings with ``units`` times its example count."""
+    return settings(PROFILE, max_examples=units * PROFILE.max_examples)
 
 #: Bytes appended after a case: the start of another message that never completes.
 TRAILING = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS trailing.example.com"

@@ -1,10 +1,14 @@
-"""Property tests: any bytes, in any chunks, give events or RemoteSipError and stay bounded."""
+"""Property tests: any bytes, in any chunks, give events or RemoteSipError and stay bounded.
+
+Example counts follow the profile chosen by FAKEPEER_HYPOTHESIS_PROFILE; see
+tests/sip/test_properties.py.
+"""
 
 from __future__ import annotations
 
 import string
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fakepeer.sip import (
@@ -20,10 +24,11 @@ from fakepeer.sip import (
     SipConnection,
     to_bytes,
 )
-from tests.sip.helpers import CAPTURED_200_OK, CAPTURED_OPTIONS, options
+from tests.sip.helpers import CAPTURED_200_OK, CAPTURED_OPTIONS, options, weighted
 
-BOUNDED = settings(max_examples=200, deadline=None,
-                   suppress_health_check=[HealthCheck.too_slow])
+#: Units of examples per test (see tests.sip.helpers.weighted).
+UNITS = {"arbitrary": 1, "sip_looking": 1, "cut_and_padded": 1, "request_round_trip": 1,
+         "response_round_trip": 1}
 
 #: Small limits so random input reaches every limit quickly.
 SMALL = Limits(max_message_size=400, max_header_count=6, max_line_length=80, max_buffered=300)
@@ -87,7 +92,7 @@ def run(data: bytes, sizes: list[int], limits: Limits) -> list[object]:
 sizes_strategy = st.lists(st.integers(min_value=1, max_value=64), max_size=8)
 
 
-@BOUNDED
+@weighted(UNITS["arbitrary"])
 @given(data=st.binary(max_size=1500), sizes=sizes_strategy, small=st.booleans())
 @example(data=b"\r\n\r", sizes=[1], small=False)
 @example(data=b"OPTIONS sip:a SIP/2.0\r\nl: 0\r\n\r\n", sizes=[3], small=True)
@@ -96,7 +101,7 @@ def test_arbitrary_bytes(data, sizes, small):
     run(data, sizes, SMALL if small else Limits())
 
 
-@BOUNDED
+@weighted(UNITS["sip_looking"])
 @given(parts=st.lists(st.sampled_from(FRAGMENTS), max_size=40), sizes=sizes_strategy,
        small=st.booleans())
 def test_sip_looking_bytes(parts, sizes, small):
@@ -104,7 +109,7 @@ def test_sip_looking_bytes(parts, sizes, small):
     run(b"".join(parts), sizes, SMALL if small else Limits())
 
 
-@BOUNDED
+@weighted(UNITS["cut_and_padded"])
 @given(message=st.sampled_from(REAL), cut=st.integers(min_value=0, max_value=600),
        tail=st.binary(max_size=200), sizes=sizes_strategy)
 def test_real_messages_cut_and_padded(message, cut, tail, sizes):
@@ -125,7 +130,7 @@ _headers = st.lists(st.tuples(_token.filter(lambda n: n.lower() not in ("content
                               _value), max_size=8)
 
 
-@BOUNDED
+@weighted(UNITS["request_round_trip"])
 @given(method=_token, user=_token, headers=_headers, body=st.binary(max_size=100),
        sizes=sizes_strategy)
 def test_request_round_trip(method, user, headers, body, sizes):
@@ -135,7 +140,7 @@ def test_request_round_trip(method, user, headers, body, sizes):
     assert run(to_bytes(request), sizes, Limits()) == [request, ConnectionClosed()]
 
 
-@BOUNDED
+@weighted(UNITS["response_round_trip"])
 @given(status=st.integers(min_value=100, max_value=699), reason=_value, headers=_headers,
        body=st.binary(max_size=100))
 def test_response_round_trip(status, reason, headers, body):
