@@ -20,15 +20,15 @@ and the expiry warning are added here. Nothing in this module does I/O.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from fakepeer.sip.admission import matches_certificate_name
+from fakepeer.sip.grammar import is_ip_literal
+from fakepeer.tls.identity import certificate_names
 from fakepeer.tls.inspect import EkuRule, Finding, validate_client_chain
 
 Profile = Literal["microsoft", "genesys"]
@@ -218,32 +218,13 @@ def judge_sbc_certificate(
     return Judgement(tuple(findings))
 
 
-def certificate_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(DNS names, IP addresses) a certificate claims: SAN entries first, then CN values.
-
-    A CN that parses as an IP address counts as an address, not a name.
-    """
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = list(san.get_values_for_type(x509.DNSName))
-        ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
-    except x509.ExtensionNotFound:
-        dns, ips = [], []
-    for attribute in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-        value = str(attribute.value)
-        target = ips if _is_ip(value) else dns
-        if value not in target:
-            target.append(value)
-    return tuple(dns), tuple(ips)
-
-
 def _name_findings(leaf: x509.Certificate, subject: str, expected: str | None,
                    dialled: str, profile: str) -> list[Finding]:
     dns, ips = certificate_names(leaf)
     found: list[Finding] = []
     if ips and not dns:
         found.append(IpAddressName(subject, 0, ips, profile))
-    if expected is None or _is_ip(expected):
+    if expected is None or is_ip_literal(expected):
         found.append(NoHostName(subject, 0, expected or dialled, profile))
     elif not any(matches_certificate_name(expected, name) for name in dns):
         found.append(NameMismatch(subject, 0, expected, dns + ips))
@@ -264,10 +245,3 @@ def _missing_issuer(leaf: x509.Certificate, intermediates: Sequence[x509.Certifi
         return None
     return leaf.issuer.rfc4514_string()
 
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return False
-    return True
