@@ -38,7 +38,7 @@ from zope.interface import implementer
 
 from fakepeer import sip
 from fakepeer.probe.caller import Caller
-from fakepeer.probe.validation import Judgement
+from fakepeer.probe.validation import CertificateCheck
 from fakepeer.report.events import Event, Sink, utc_now
 from fakepeer.tls import FailureReason, HandshakeFailure, TlsObservation, observation_for
 from fakepeer.tls.inspect import summarize_certificate
@@ -96,8 +96,8 @@ class DialTarget:
 class DialVerdict:
     """One attempt in three parts, in the vocabulary of the Teams health dashboard.
 
-    ``tls``: ``Active`` or ``Failed``; ``certificate`` (fakepeer's judgement of the
-    SBC's chain): ``Accepted``, ``Refused`` or ``Unchecked``; ``options``: ``Active``
+    ``tls``: ``Active`` or ``Failed``; ``certificate`` (fakepeer's check of the SBC's
+    chain): ``Accepted``, ``Refused`` or ``Unchecked``; ``options``: ``Active``
     (a 2xx answer), ``Error`` (another answer, none, or garbage) or ``None`` (not sent).
     """
 
@@ -147,8 +147,8 @@ class DialResult:
     """Everything one outbound attempt produced (see :class:`DialVerdict` for the summary).
 
     ``observation`` is the TLS record (``None`` when TCP never connected);
-    ``judgement`` is fakepeer's check of the SBC's chain (``None`` when the handshake
-    did not complete); ``response`` is the final answer to the OPTIONS.
+    ``certificate_check`` is fakepeer's check of the SBC's chain (``None`` when the
+    handshake did not complete); ``response`` is the final answer to the OPTIONS.
     """
 
     target: DialTarget
@@ -158,7 +158,7 @@ class DialResult:
     connect_error: str | None = None
     observation: TlsObservation | None = None
     tls_failure: HandshakeFailure | None = None
-    judgement: Judgement | None = None
+    certificate_check: CertificateCheck | None = None
     options_sent: bool = False
     response: sip.Response | None = None
     sip_problem: str | None = None
@@ -249,7 +249,7 @@ class _Attempt(Protocol):
         self.sip = sip.SipConnection()
         self.observation: TlsObservation | None = None
         self.handshake_done = False
-        self.judgement: Judgement | None = None
+        self.certificate_check: CertificateCheck | None = None
         self.request: sip.Request | None = None
         self.response: sip.Response | None = None
         self.sip_problem: str | None = None
@@ -334,37 +334,36 @@ class _Attempt(Protocol):
                   verify_errors=[f"{e.code} {e.name} at depth {e.depth}"
                                  for e in obs.verify_errors],
                   requested_ca_names=[n.rfc4514_string() for n in obs.requested_ca_names])
-        judgement = self._judge(chain)
-        if not judgement.accepted and not self.options_anyway:
+        check = self._check_certificate(chain)
+        if not check.accepted and not self.options_anyway:
             self.closing_reason = ("fakepeer closed the connection without sending OPTIONS: "
                                    "the real proxy resets it over this certificate")
             self.transport.abortConnection()
             return
         self._send_options()
 
-    def _judge(self, chain: tuple[Any, ...], note: str = "") -> Judgement:
-        """Judge the SBC's chain as the cloud does and report it as ``certificate-check``."""
-        judgement = self.caller.judge(chain, expected_name=self.target.server_name,
-                                      dialled=self.target.dialled,
-                                      now=self.now or self.clock())
-        self.judgement = judgement
-        messages = [f.message for f in judgement.findings]
-        if judgement.accepted:
+    def _check_certificate(self, chain: tuple[Any, ...], note: str = "") -> CertificateCheck:
+        """Check the SBC's chain as the cloud does and report it as ``certificate-check``."""
+        check = self.caller.judge(chain, expected_name=self.target.server_name,
+                                  dialled=self.target.dialled, now=self.now or self.clock())
+        self.certificate_check = check
+        messages = [problem.message for problem in check.problems]
+        if check.accepted:
             summary = "SBC certificate accepted" + (
                 f" with warnings: {'; '.join(messages)}" if messages else "")
         else:
             summary = f"SBC certificate refused: {'; '.join(messages)}"
         openssl = [f"{e.code} {e.name} at depth {e.depth}"
                    for e in (self.observation.verify_errors if self.observation else [])]
-        if openssl and not judgement.accepted:
+        if openssl and not check.accepted:
             summary += f" [OpenSSL verify: {'; '.join(openssl)}]"
-        self.emit("certificate-check", summary + note, accepted=judgement.accepted,
-                  findings=judgement.to_json(), eku_rule=self.caller.sbc_eku,
+        self.emit("certificate-check", summary + note, accepted=check.accepted,
+                  findings=check.to_json(), eku_rule=self.caller.sbc_eku,
                   openssl_verify_errors=openssl)
-        return judgement
+        return check
 
-    def _judge_anyway(self) -> None:
-        """After a failed handshake, judge the SBC's chain if it had arrived.
+    def _check_certificate_anyway(self) -> None:
+        """After a failed handshake, check the SBC's chain if it had arrived.
 
         In TLS 1.2 the SBC sends its Certificate before it sees ours, so when it refuses
         our chain its own is already known, and the report can say both.
@@ -373,7 +372,7 @@ class _Attempt(Protocol):
         with contextlib.suppress(Exception):  # no handle, or OpenSSL kept nothing
             chain = list(self._tls.get_peer_cert_chain(as_cryptography=True) or [])
         if chain:
-            self._judge(tuple(chain), " (judged although the handshake failed)")
+            self._check_certificate(tuple(chain), " (judged although the handshake failed)")
 
     # -- SIP -----------------------------------------------------------------------------
     def _send_options(self) -> None:
@@ -465,7 +464,7 @@ class _Attempt(Protocol):
                       verify_errors=[f"{e.code} {e.name} at depth {e.depth}"
                                      for e in (self.observation.verify_errors
                                                if self.observation is not None else [])])
-            self._judge_anyway()
+            self._check_certificate_anyway()
         elif self.handshake_done and failure is not None and self.response is None:
             self.sip_problem = f"the SBC ended TLS with alert {failure.alert_name}"
         if (self.request is not None and self.response is None
@@ -483,7 +482,7 @@ class _Attempt(Protocol):
         result = DialResult(
             target=self.target, connection=self.connection_id, caller=self.caller.label,
             verdict=verdict, connect_error=connect_error, observation=self.observation,
-            tls_failure=tls_failure, judgement=self.judgement,
+            tls_failure=tls_failure, certificate_check=self.certificate_check,
             options_sent=self.request is not None, response=self.response,
             sip_problem=self.sip_problem, events=tuple(self.events))
         if not self.done.called:
@@ -523,19 +522,19 @@ def _verdict(attempt: _Attempt, connect_error: str | None,
         tls, tls_reason = "Failed", f"{who} failed the handshake{alert}: {_hint(attempt, failure)}"
     else:
         tls, tls_reason = "Failed", "the connection closed before the TLS handshake completed"
-    judgement = attempt.judgement
-    if judgement is None:
+    check = attempt.certificate_check
+    if check is None:
         certificate, certificate_reason = "Unchecked", ""
-    elif judgement.accepted:
+    elif check.accepted:
         certificate = "Accepted"
-        certificate_reason = "; ".join(f"warning: {f.message}" for f in judgement.warnings)
+        certificate_reason = "; ".join(f"warning: {f.message}" for f in check.warnings)
     else:
         certificate = "Refused"
-        certificate_reason = "; ".join(f.message for f in judgement.blocking)
+        certificate_reason = "; ".join(f.message for f in check.blocking)
     if attempt.request is None:
         options = "None"
         options_reason = ("not sent: fakepeer refused the SBC certificate"
-                          if judgement is not None and not judgement.accepted else "not sent")
+                          if check is not None and not check.accepted else "not sent")
     elif attempt.response is not None:
         status = attempt.response.status
         options = "Active" if 200 <= status < 300 else "Error"

@@ -238,7 +238,7 @@ class SipTlsProtocol(Protocol):
                   f"{decision.response.status} {decision.response.reason} to "
                   f"{request.method}: {decision.explanation}",
                   method=request.method, status=decision.response.status,
-                  finding=decision.finding)
+                  finding=decision.answer_reason)
         if (request.method == "OPTIONS" and decision.response.status == 200
                 and self.settings.on_options_accepted is not None):
             contact = sip.contact_target(request)

@@ -26,7 +26,12 @@ from fakepeer.pki.chain import ServedChain
 from fakepeer.pki.defects import parse_defect
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.situation import Situation, build_situation
-from fakepeer.probe.validation import Judgement, Profile, judge_sbc_certificate, sbc_eku_rule
+from fakepeer.probe.validation import (
+    CertificateCheck,
+    Profile,
+    check_sbc_certificate,
+    sbc_eku_rule,
+)
 from fakepeer.sip.builder import DEFAULT_FROM_HOST
 from fakepeer.tls import GENESYS, MICROSOFT, ClientConnectionCreator, TlsPolicy
 from fakepeer.tls.inspect import EkuRule
@@ -78,9 +83,9 @@ class Caller:
             raise ConfigError(f"{self.label}: {exc}") from None
 
     def judge(self, sent: Sequence[x509.Certificate], *, expected_name: str | None,
-              dialled: str, now: dt.datetime) -> Judgement:
+              dialled: str, now: dt.datetime) -> CertificateCheck:
         """The cloud's judgement of the chain the SBC sent (pure, see validation)."""
-        return judge_sbc_certificate(sent, expected_name=expected_name, dialled=dialled,
+        return check_sbc_certificate(sent, expected_name=expected_name, dialled=dialled,
                                      trust_roots=self.trust, now=now, profile=self.profile,
                                      eku_rule=self.sbc_eku)
 

@@ -190,7 +190,8 @@ class DialBack:
             "reason": "" if result.ok else result.first_problem(),
             "tls": verdict.tls, "certificate": verdict.certificate,
             "options": verdict.options,
-            "findings": result.judgement.to_json() if result.judgement is not None else [],
+            "findings": (result.certificate_check.to_json()
+                         if result.certificate_check is not None else []),
             "cached": cached is not None,
         })
 

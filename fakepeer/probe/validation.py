@@ -10,7 +10,7 @@ whole chain in the Certificate message (Microsoft "will reset the connection" wh
 intermediate is missing; Genesys requires the full chain); valid dates; keys of at least
 2048 bits; the extended key usages of the era.
 
-:func:`judge_sbc_certificate` collects *every* problem, as service-identity's
+:func:`check_sbc_certificate` collects *every* problem, as service-identity's
 ``VerificationError.errors`` does, so a lab engineer fixes them all in one round. The
 dates, key, signature and path checks are :func:`fakepeer.tls.inspect.validate_client_chain`'s
 (the path check does not look at EKU or names); names, IP addresses, chain completeness
@@ -29,7 +29,7 @@ from cryptography import x509
 from fakepeer.sip.admission import matches_certificate_name
 from fakepeer.sip.grammar import is_ip_literal
 from fakepeer.tls.identity import certificate_names
-from fakepeer.tls.inspect import EkuRule, Finding, validate_client_chain
+from fakepeer.tls.inspect import CertificateProblem, EkuRule, validate_client_chain
 
 Profile = Literal["microsoft", "genesys"]
 
@@ -61,7 +61,7 @@ _WHO = {"microsoft": "the Teams proxy", "genesys": "Genesys Cloud"}
 
 
 @dataclass(frozen=True, slots=True)
-class NoCertificate(Finding):
+class NoCertificate(CertificateProblem):
     """The SBC sent no certificate at all (anonymous TLS is never acceptable)."""
 
     @property
@@ -71,7 +71,7 @@ class NoCertificate(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class NoHostName(Finding):
+class NoHostName(CertificateProblem):
     """The SBC was dialled by IP address and no FQDN was given to check its certificate
     against; the cloud always dials a name."""
 
@@ -88,7 +88,7 @@ class NoHostName(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class NameMismatch(Finding):
+class NameMismatch(CertificateProblem):
     """The FQDN dialled is neither the CN nor a SAN DNS name (one-label wildcards allowed)."""
 
     expected: str
@@ -103,7 +103,7 @@ class NameMismatch(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class IpAddressName(Finding):
+class IpAddressName(CertificateProblem):
     """The certificate identifies the SBC by IP address only, which the cloud never accepts."""
 
     addresses: tuple[str, ...]
@@ -118,7 +118,7 @@ class IpAddressName(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class IncompleteChain(Finding):
+class IncompleteChain(CertificateProblem):
     """The SBC sent its own certificate without the intermediate CA that issued it."""
 
     missing_issuer: str
@@ -132,7 +132,7 @@ class IncompleteChain(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class ExpiringSoon(Finding):
+class ExpiringSoon(CertificateProblem):
     """The leaf ends within :data:`EXPIRING_WINDOW`: acceptable, but the dashboard warns."""
 
     not_after: dt.datetime
@@ -144,36 +144,36 @@ class ExpiringSoon(Finding):
                 f"{EXPIRING_WINDOW.days} days (the dashboard shows CertExpiring)")
 
 
-#: Findings that are reported but do not make the cloud refuse the certificate.
-WARNINGS: tuple[type[Finding], ...] = (ExpiringSoon,)
+#: Problems that are reported but do not make the cloud refuse the certificate.
+WARNINGS: tuple[type[CertificateProblem], ...] = (ExpiringSoon,)
 
 
-def is_blocking(finding: Finding) -> bool:
-    """Whether ``finding`` makes the cloud refuse the certificate (warnings do not)."""
-    return not isinstance(finding, WARNINGS)
+def is_blocking(problem: CertificateProblem) -> bool:
+    """Whether ``problem`` makes the cloud refuse the certificate (warnings do not)."""
+    return not isinstance(problem, WARNINGS)
 
 
-def finding_kind(finding: Finding) -> str:
-    """A stable machine name for a finding (``name-mismatch``, ``expired`` ...), for JSON."""
-    name = type(finding).__name__
+def problem_kind(problem: CertificateProblem) -> str:
+    """A stable machine name for a problem (``name-mismatch``, ``expired`` ...), for JSON."""
+    name = type(problem).__name__
     return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
 
 
 @dataclass(frozen=True, slots=True)
-class Judgement:
-    """The cloud's verdict on one certificate chain: every finding, and the result."""
+class CertificateCheck:
+    """The cloud's check of one certificate chain: every problem, and the result."""
 
-    findings: tuple[Finding, ...]
-
-    @property
-    def blocking(self) -> tuple[Finding, ...]:
-        """The findings that refuse the certificate."""
-        return tuple(f for f in self.findings if is_blocking(f))
+    problems: tuple[CertificateProblem, ...]
 
     @property
-    def warnings(self) -> tuple[Finding, ...]:
-        """The findings that only warn."""
-        return tuple(f for f in self.findings if not is_blocking(f))
+    def blocking(self) -> tuple[CertificateProblem, ...]:
+        """The problems that refuse the certificate."""
+        return tuple(f for f in self.problems if is_blocking(f))
+
+    @property
+    def warnings(self) -> tuple[CertificateProblem, ...]:
+        """The problems that only warn."""
+        return tuple(f for f in self.problems if not is_blocking(f))
 
     @property
     def accepted(self) -> bool:
@@ -181,12 +181,12 @@ class Judgement:
         return not self.blocking
 
     def to_json(self) -> list[dict[str, object]]:
-        """Each finding as ``{"kind", "blocking", "depth", "message"}``."""
-        return [{"kind": finding_kind(f), "blocking": is_blocking(f), "depth": f.depth,
-                 "message": f.message} for f in self.findings]
+        """Each problem as ``{"kind", "blocking", "depth", "message"}``."""
+        return [{"kind": problem_kind(f), "blocking": is_blocking(f), "depth": f.depth,
+                 "message": f.message} for f in self.problems]
 
 
-def judge_sbc_certificate(
+def check_sbc_certificate(
     sent: Sequence[x509.Certificate],
     *,
     expected_name: str | None,
@@ -195,33 +195,33 @@ def judge_sbc_certificate(
     now: dt.datetime,
     profile: Profile = "microsoft",
     eku_rule: EkuRule = DEFAULT_SBC_EKU_RULE,
-) -> Judgement:
+) -> CertificateCheck:
     """Every problem the cloud finds with the chain an SBC sent (leaf first).
 
     ``expected_name`` is the FQDN dialled (the Contact FQDN, or ``--fqdn``); ``None``
     means the SBC was dialled by IP address with no name to check, which is itself a
-    finding. ``dialled`` is what was dialled, for messages.
+    problem. ``dialled`` is what was dialled, for messages.
     """
     if not sent:
-        return Judgement((NoCertificate("", -1),))
+        return CertificateCheck((NoCertificate("", -1),))
     leaf, intermediates = sent[0], list(sent[1:])
     subject = leaf.subject.rfc4514_string()
-    findings: list[Finding] = []
-    findings.extend(_name_findings(leaf, subject, expected_name, dialled, profile))
+    problems: list[CertificateProblem] = []
+    problems.extend(_name_problems(leaf, subject, expected_name, dialled, profile))
     missing = _missing_issuer(leaf, intermediates, trust_roots)
     if missing is not None:
-        findings.append(IncompleteChain(subject, 0, missing))
-    findings.extend(validate_client_chain(leaf, intermediates, trust_roots, now, eku_rule))
+        problems.append(IncompleteChain(subject, 0, missing))
+    problems.extend(validate_client_chain(leaf, intermediates, trust_roots, now, eku_rule))
     end = leaf.not_valid_after_utc
     if now <= end < now + EXPIRING_WINDOW:
-        findings.append(ExpiringSoon(subject, 0, end))
-    return Judgement(tuple(findings))
+        problems.append(ExpiringSoon(subject, 0, end))
+    return CertificateCheck(tuple(problems))
 
 
-def _name_findings(leaf: x509.Certificate, subject: str, expected: str | None,
-                   dialled: str, profile: str) -> list[Finding]:
+def _name_problems(leaf: x509.Certificate, subject: str, expected: str | None,
+                   dialled: str, profile: str) -> list[CertificateProblem]:
     dns, ips = certificate_names(leaf)
-    found: list[Finding] = []
+    found: list[CertificateProblem] = []
     if ips and not dns:
         found.append(IpAddressName(subject, 0, ips, profile))
     if expected is None or is_ip_literal(expected):

@@ -4,7 +4,7 @@ No Twisted and no OpenSSL here: :mod:`fakepeer.net` owns the sockets and feeds
 :class:`SipConnection`; :func:`respond` decides the reply; :func:`to_bytes` writes it.
 """
 
-from fakepeer.sip.admission import ContactMemo, Finding, PeerContext, contact_target
+from fakepeer.sip.admission import AnswerReason, ContactMemo, PeerContext, contact_target
 from fakepeer.sip.builder import build_options
 from fakepeer.sip.connection import ConnectionState, ReadPhase, SipConnection
 from fakepeer.sip.errors import LocalSipError, RemoteSipError, SipProtocolError
@@ -30,13 +30,13 @@ __all__ = [
     "NEED_DATA",
     "PING",
     "PONG",
+    "AnswerReason",
     "ConnectionClosed",
     "ConnectionState",
     "ContactMemo",
     "Deadlines",
     "Decision",
     "Event",
-    "Finding",
     "Headers",
     "KeepAlive",
     "Limits",

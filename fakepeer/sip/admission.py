@@ -26,8 +26,8 @@ from fakepeer.sip.headers import Headers
 from fakepeer.sip.message import Request
 
 
-class Finding(enum.StrEnum):
-    """Machine-readable outcome of one request; a ``str`` so reports can store it as is."""
+class AnswerReason(enum.StrEnum):
+    """Why fakepeer answered a request as it did; a ``str`` so reports store it as is."""
 
     OK = "ok"
     OPTIONS_OVERRIDE = "options-override"
@@ -72,7 +72,7 @@ class PeerContext:
 class ContactVerdict:
     """A failed Contact check: what was wrong and a sentence a lab user can act on."""
 
-    finding: Finding
+    answer_reason: AnswerReason
     explanation: str
 
 
@@ -141,7 +141,7 @@ def check_contact(headers: Headers, peer: PeerContext) -> ContactVerdict | None:
         first = _first_address(headers, source)
     if first is None:
         return ContactVerdict(
-            Finding.CONTACT_MISSING,
+            AnswerReason.CONTACT_MISSING,
             "the request has neither Contact nor Record-Route; Direct Routing needs "
             "Contact: <sip:FQDN:port;transport=tls> to know where to send its OPTIONS",
         )
@@ -149,18 +149,18 @@ def check_contact(headers: Headers, peer: PeerContext) -> ContactVerdict | None:
     if uri is None or uri.scheme != "sip":
         scheme = "sips: is not supported" if uri is not None else "it is not a SIP URI"
         return ContactVerdict(
-            Finding.CONTACT_NOT_SIP,
+            AnswerReason.CONTACT_NOT_SIP,
             f"{source} {first!r}: {scheme}; Direct Routing needs a sip: URI with an FQDN",
         )
     if is_ip_literal(uri.host):
         return ContactVerdict(
-            Finding.CONTACT_IP,
+            AnswerReason.CONTACT_IP,
             f"{source} host {uri.host} is an IP address; Direct Routing answers 403 and "
             "needs the SBC's FQDN (the one in its certificate)",
         )
     if not is_fqdn(uri.host):
         return ContactVerdict(
-            Finding.CONTACT_NOT_FQDN,
+            AnswerReason.CONTACT_NOT_FQDN,
             f"{source} host {uri.host!r} is not a fully qualified domain name",
         )
     checks_certificate = bool(peer.certificate_names) or peer.mutual_tls
@@ -169,14 +169,14 @@ def check_contact(headers: Headers, peer: PeerContext) -> ContactVerdict | None:
     ):
         names = ", ".join(peer.certificate_names) or "no DNS names at all"
         return ContactVerdict(
-            Finding.CONTACT_FQDN_NOT_IN_CERTIFICATE,
+            AnswerReason.CONTACT_FQDN_NOT_IN_CERTIFICATE,
             f"{source} host {uri.host} matches no name in the SBC's client certificate "
             f"({names}); the match must be exact or a one-label wildcard",
         )
     if peer.tenant_domains is not None and not domain_allowed(uri.host, peer.tenant_domains):
         domains = ", ".join(peer.tenant_domains) or "none"
         return ContactVerdict(
-            Finding.CONTACT_DOMAIN_NOT_ALLOWED,
+            AnswerReason.CONTACT_DOMAIN_NOT_ALLOWED,
             f"{source} host {uri.host}: neither it nor its parent domain is one of the "
             f"tenant's domains ({domains})",
         )

@@ -3,7 +3,7 @@
 
 :func:`respond` maps (request, profile, peer, policy) to a :class:`Decision`: the
 response to send (``None`` for ACK, or when a request cannot be addressed) plus a
-machine-readable :class:`Finding` and a sentence for the lab user. Order of checks:
+machine-readable :class:`AnswerReason` and a sentence for the lab user. Order of checks:
 
 1. ACK: no response (RFC 3261 §17.2.1; ACK is never answered).
 2. Missing Via/Call-ID/CSeq: nothing can address a reply; missing From/To or a CSeq
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
-from fakepeer.sip.admission import ContactMemo, Finding, PeerContext, check_contact
+from fakepeer.sip.admission import AnswerReason, ContactMemo, PeerContext, check_contact
 from fakepeer.sip.errors import SipProtocolError
 from fakepeer.sip.grammar import (
     KNOWN_METHODS,
@@ -66,11 +66,10 @@ DEFAULT_INVITE_REASON_TEXT = "fakepeer answers OPTIONS only and does not place c
 _NO_DIALOG_METHODS = frozenset({"BYE", "CANCEL", "NOTIFY", "INFO", "UPDATE", "PRACK"})
 _CONTACT_METHODS = frozenset({"OPTIONS", "INVITE"})
 
-#: Findings whose response gets no Warning: success, a scenario's deliberate status,
+#: Answer reasons whose response gets no Warning: success, a scenario's deliberate status,
 #: and the two refusals that already carry a Reason header saying why.
-_UNEXPLAINED = frozenset(
-    {Finding.OK, Finding.OPTIONS_OVERRIDE, Finding.INVITE_REFUSED, Finding.CONTACT_MISSING}
-)
+_UNEXPLAINED = frozenset({AnswerReason.OK, AnswerReason.OPTIONS_OVERRIDE,
+                          AnswerReason.INVITE_REFUSED, AnswerReason.CONTACT_MISSING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +105,7 @@ class Decision:
     """The response to send (``None``: send nothing), why, in code and in words."""
 
     response: Response | None
-    finding: Finding
+    answer_reason: AnswerReason
     explanation: str
 
 
@@ -125,7 +124,7 @@ def respond(
     """
     method = request.method
     if method == "ACK":
-        return Decision(None, Finding.NO_RESPONSE, "ACK is never answered (RFC 3261 §17.2.1)")
+        return Decision(None, AnswerReason.NO_RESPONSE, "ACK is never answered (RFC 3261 §17.2.1)")
     headers = request.headers
     problem = _addressing_problem(headers, method)
     if problem is not None:
@@ -135,29 +134,29 @@ def respond(
         if method not in KNOWN_METHODS:
             explanation = f"{method} is not a SIP method fakepeer knows"
             return _answer(layout, policy, headers, method, 501,
-                           Finding.METHOD_NOT_IMPLEMENTED, explanation, (layout.allow,))
+                           AnswerReason.METHOD_NOT_IMPLEMENTED, explanation, (layout.allow,))
         explanation = f"{profile.name} does not allow {method}; Allow: {profile.allow_value}"
-        return _answer(layout, policy, headers, method, 405, Finding.METHOD_NOT_ALLOWED,
+        return _answer(layout, policy, headers, method, 405, AnswerReason.METHOD_NOT_ALLOWED,
                        explanation, (layout.allow,))
     if profile.reject_replaces and headers.has("Replaces"):
         explanation = f"{profile.name} rejects requests carrying a Replaces header"
-        return _answer(layout, policy, headers, method, 403, Finding.REPLACES_REJECTED,
+        return _answer(layout, policy, headers, method, 403, AnswerReason.REPLACES_REJECTED,
                        explanation)
     if profile.contact_rules and method in _CONTACT_METHODS:
         verdict = memo.check(headers, peer) if memo is not None else check_contact(headers, peer)
         if verdict is not None:
             extras: tuple[tuple[str, str], ...] = ()
-            if verdict.finding is Finding.CONTACT_MISSING:
+            if verdict.answer_reason is AnswerReason.CONTACT_MISSING:
                 extras = (("Reason", MISSING_CONTACT_REASON),)
-            return _answer(layout, policy, headers, method, 403, verdict.finding,
+            return _answer(layout, policy, headers, method, 403, verdict.answer_reason,
                            verdict.explanation, extras)
     if method == "OPTIONS":
         if policy.options_status == 200:
-            return _answer(layout, policy, headers, method, 200, Finding.OK,
+            return _answer(layout, policy, headers, method, 200, AnswerReason.OK,
                            "OPTIONS accepted", (layout.allow,))
         explanation = f"the scenario answers OPTIONS with {policy.options_status}"
         return _answer(layout, policy, headers, method, policy.options_status,
-                       Finding.OPTIONS_OVERRIDE, explanation)
+                       AnswerReason.OPTIONS_OVERRIDE, explanation)
     if method == "INVITE":
         status = policy.invite_status
         reason: tuple[tuple[str, str], ...] = ()
@@ -165,13 +164,13 @@ def respond(
             text = quoted_string(policy.invite_reason_text)
             reason = (("Reason", f"SIP;cause={status};text={text}"),)
         explanation = f"fakepeer places no calls; INVITE answered {status}"
-        return _answer(layout, policy, headers, method, status, Finding.INVITE_REFUSED,
+        return _answer(layout, policy, headers, method, status, AnswerReason.INVITE_REFUSED,
                        explanation, reason)
     if method in _NO_DIALOG_METHODS:
         explanation = f"{method} refers to a dialog fakepeer never made"
-        return _answer(layout, policy, headers, method, 481, Finding.NO_DIALOG, explanation)
+        return _answer(layout, policy, headers, method, 481, AnswerReason.NO_DIALOG, explanation)
     explanation = f"{profile.name} allows {method} but fakepeer does not implement it"
-    return _answer(layout, policy, headers, method, 501, Finding.METHOD_NOT_IMPLEMENTED,
+    return _answer(layout, policy, headers, method, 501, AnswerReason.METHOD_NOT_IMPLEMENTED,
                    explanation, (layout.allow,))
 
 
@@ -181,15 +180,15 @@ def _answer(
     headers: Headers,
     cseq_method: str,
     status: int,
-    finding: Finding,
+    answer_reason: AnswerReason,
     explanation: str,
     extras: tuple[tuple[str, str], ...] = (),
 ) -> Decision:
     """The decision for a well-addressed request, with a Warning where one explains it."""
-    if policy.explain_in_warning and finding not in _UNEXPLAINED:
+    if policy.explain_in_warning and answer_reason not in _UNEXPLAINED:
         extras = (*extras, ("Warning", _warning(explanation)))
     response = _response(layout, headers, cseq_method, status, extras)
-    return Decision(response, finding, explanation)
+    return Decision(response, answer_reason, explanation)
 
 
 def error_response(
@@ -245,12 +244,12 @@ def _malformed(
 ) -> Decision:
     """400 for a request that parsed but cannot be answered normally (or no response)."""
     if not (headers.has("Via") and headers.has("Call-ID") and headers.has("CSeq")):
-        return Decision(None, Finding.MALFORMED, f"{problem}; no response can be addressed")
+        return Decision(None, AnswerReason.MALFORMED, f"{problem}; no response can be addressed")
     extras = (("Warning", _warning(problem)),) if policy.explain_in_warning else ()
     cseq = _CSEQ.fullmatch(headers.get("CSeq") or "")
     cseq_method = cseq.group(2) if cseq is not None else ""
     response = _response(_layout(profile), headers, cseq_method, 400, extras)
-    return Decision(response, Finding.MALFORMED, problem)
+    return Decision(response, AnswerReason.MALFORMED, problem)
 
 
 def _warning(text: str) -> str:

@@ -1,12 +1,13 @@
 # -*- test-case-name: tests.tls.test_tls_inspect -*-
-"""Read certificates the way a report needs them, and judge a client chain.
+"""Read certificates the way a report needs them, and check a client chain.
 
 :func:`summarize_certificate` turns an ``x509.Certificate`` into the plain facts a
 report prints. :func:`validate_client_chain` checks an SBC's client chain against one
-era's rules and returns *every* problem as a value (a list of :class:`Finding`), in the
-manner of service-identity's ``VerificationError.errors``, rather than stopping at the
-first. Path building uses ``cryptography.x509.verification``; dates, EKU, key size and
-signature hash are checked separately so that each becomes its own finding.
+era's rules and returns *every* problem as a value (a list of
+:class:`CertificateProblem`), in the manner of service-identity's
+``VerificationError.errors``, rather than stopping at the first. Path building uses
+``cryptography.x509.verification``; dates, EKU, key size and signature hash are checked
+separately so that each becomes its own problem.
 :func:`load_system_roots` reads the real public roots from the system bundle.
 """
 
@@ -140,7 +141,7 @@ def key_description(cert: x509.Certificate) -> tuple[str, int]:
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class CertificateProblem:
     """One problem with a client chain. ``depth`` 0 is the leaf, 1.. the intermediates
     in the order given; chain-wide problems use depth -1."""
 
@@ -154,7 +155,7 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
-class Untrusted(Finding):
+class Untrusted(CertificateProblem):
     """No path from the leaf to a trusted root (missing intermediate, foreign root, ...)."""
 
     detail: str
@@ -166,7 +167,7 @@ class Untrusted(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class Expired(Finding):
+class Expired(CertificateProblem):
     """A certificate's notAfter is before the validation time."""
 
     not_after: dt.datetime
@@ -178,7 +179,7 @@ class Expired(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class NotYetValid(Finding):
+class NotYetValid(CertificateProblem):
     """A certificate's notBefore is after the validation time."""
 
     not_before: dt.datetime
@@ -190,7 +191,7 @@ class NotYetValid(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class MissingExtendedKeyUsage(Finding):
+class MissingExtendedKeyUsage(CertificateProblem):
     """The leaf's EKU extension lacks a usage the era's rule requires."""
 
     missing: tuple[str, ...]
@@ -204,7 +205,7 @@ class MissingExtendedKeyUsage(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class WeakKey(Finding):
+class WeakKey(CertificateProblem):
     """A key below the minimum (RSA < 2048, EC < 256 bits)."""
 
     key_type: str
@@ -218,7 +219,7 @@ class WeakKey(Finding):
 
 
 @dataclass(frozen=True, slots=True)
-class WeakSignature(Finding):
+class WeakSignature(CertificateProblem):
     """A certificate below the root signed with SHA-1 or MD5."""
 
     algorithm: str
@@ -235,7 +236,7 @@ def validate_client_chain(
     trust_roots: Sequence[x509.Certificate],
     now: dt.datetime,
     eku_rule: EkuRule = "serverAuth+clientAuth",
-) -> list[Finding]:
+) -> list[CertificateProblem]:
     """Every problem with a client chain at time ``now``; an empty list means acceptable.
 
     A leaf without an EKU extension is unrestricted (RFC 5280 section 4.2.1.12) and so
@@ -248,34 +249,34 @@ def validate_client_chain(
     if eku_rule not in _EKU_REQUIRED:
         raise ValueError(f"eku_rule: {eku_rule!r} is not one of {', '.join(_EKU_REQUIRED)}")
     chain = [leaf, *intermediates]
-    findings: list[Finding] = []
+    problems: list[CertificateProblem] = []
     for depth, cert in enumerate(chain):
         name = cert.subject.rfc4514_string()
         if cert.not_valid_after_utc < now:
-            findings.append(Expired(name, depth, cert.not_valid_after_utc))
+            problems.append(Expired(name, depth, cert.not_valid_after_utc))
         if cert.not_valid_before_utc > now:
-            findings.append(NotYetValid(name, depth, cert.not_valid_before_utc))
+            problems.append(NotYetValid(name, depth, cert.not_valid_before_utc))
         key_type, bits = key_description(cert)
         minimum = MIN_RSA_BITS if key_type in ("RSA", "DSA") else MIN_EC_BITS
         if key_type.startswith(("RSA", "DSA", "EC ")) and bits < minimum:
-            findings.append(WeakKey(name, depth, key_type, bits, minimum))
+            problems.append(WeakKey(name, depth, key_type, bits, minimum))
         digest = cert.signature_hash_algorithm
         if digest is not None and digest.name in ("sha1", "md5"):
-            findings.append(WeakSignature(name, depth, digest.name))
+            problems.append(WeakSignature(name, depth, digest.name))
 
     required = _EKU_REQUIRED[eku_rule]
     present = extended_key_usages(leaf)
     if present is not None and "anyExtendedKeyUsage" not in present:
         missing = tuple(u for u in required if u not in present)
         if missing:
-            findings.append(
+            problems.append(
                 MissingExtendedKeyUsage(leaf.subject.rfc4514_string(), 0, missing, present)
             )
 
     detail = _path_problem(leaf, list(intermediates), list(trust_roots), _path_time(chain, now))
     if detail is not None:
-        findings.append(Untrusted(leaf.subject.rfc4514_string(), -1, detail))
-    return findings
+        problems.append(Untrusted(leaf.subject.rfc4514_string(), -1, detail))
+    return problems
 
 
 def _path_time(chain: Sequence[x509.Certificate], now: dt.datetime) -> dt.datetime:

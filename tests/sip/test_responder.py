@@ -10,7 +10,7 @@ import pytest
 from fakepeer.sip import (
     GENESYS,
     MICROSOFT,
-    Finding,
+    AnswerReason,
     Headers,
     PeerContext,
     RemoteSipError,
@@ -58,7 +58,7 @@ class TestMicrosoftOptions:
         request = parse(CAPTURED_OPTIONS)
         peer = PeerContext(("teams.example.com",), ("example.com",), mutual_tls=True)
         decision = respond(request, MICROSOFT, peer)
-        assert decision.finding == "ok"
+        assert decision.answer_reason == "ok"
         assert decision.response is not None
         assert to_bytes(decision.response) == CAPTURED_200_OK
 
@@ -114,7 +114,7 @@ class TestMicrosoftOptions:
     def test_options_status_override(self):
         """A scenario can answer OPTIONS with another status, reported as an override."""
         decision = answer(CONTACT, policy=ResponderPolicy(options_status=503))
-        assert decision.finding == "options-override"
+        assert decision.answer_reason == "options-override"
         assert decision.response is not None
         assert (decision.response.status, decision.response.reason) == (503, "Service Unavailable")
         assert not decision.response.headers.has("Allow")
@@ -166,15 +166,15 @@ CONTACT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("lines", "peer", "finding"), CONTACT_CASES)
+@pytest.mark.parametrize(("lines", "peer", "reason"), CONTACT_CASES)
 @pytest.mark.parametrize("method", ["OPTIONS", "INVITE"])
-def test_contact_rules(lines, peer, finding, method):
-    """Each Direct Routing Contact rule gives its finding and 403, for OPTIONS and INVITE."""
+def test_contact_rules(lines, peer, reason, method):
+    """Each Direct Routing Contact rule gives its answer reason and 403, for OPTIONS and INVITE."""
     decision = answer(*lines, method=method, peer=peer)
-    if finding == "ok":
-        assert decision.finding in ("ok", "invite-refused")
+    if reason == "ok":
+        assert decision.answer_reason in ("ok", "invite-refused")
         return
-    assert decision.finding == finding
+    assert decision.answer_reason == reason
     assert decision.response is not None
     assert decision.response.status == 403
     assert decision.explanation
@@ -193,7 +193,7 @@ def test_ip_contact_refusal_explained_in_warning():
 def test_missing_contact_and_record_route_reason():
     """Neither Contact nor Record-Route: 403 with the Q.850 cause 63 Reason, no Warning."""
     decision = answer()
-    assert decision.finding == Finding.CONTACT_MISSING
+    assert decision.answer_reason == AnswerReason.CONTACT_MISSING
     assert decision.response is not None
     assert decision.response.headers.get("Reason") == (
         'Q.850;cause=63;text="fakepeer;Record-Route and Contact headers are missing"'
@@ -222,28 +222,28 @@ class TestOtherMethods:
     def test_replaces_rejected(self):
         """A request with a Replaces header is refused with 403 by the Teams profile."""
         decision = answer(CONTACT, "Replaces: abc;to-tag=1;from-tag=2", method="INVITE")
-        assert decision.finding == "replaces-rejected"
+        assert decision.answer_reason == "replaces-rejected"
         assert decision.response is not None and decision.response.status == 403
 
     def test_replaces_in_supported_is_fine(self):
         """Announcing the replaces extension in Supported is not a Replaces header."""
-        assert answer(CONTACT, "Supported: replaces, timer").finding == "ok"
+        assert answer(CONTACT, "Supported: replaces, timer").answer_reason == "ok"
 
     def test_genesys_does_not_reject_replaces(self):
         """The Genesys profile has no Replaces rule."""
         decision = answer(CONTACT, "Replaces: abc;to-tag=1;from-tag=2", profile=GENESYS)
-        assert decision.finding == "ok"
+        assert decision.answer_reason == "ok"
 
     def test_ack_gets_no_response(self):
         """ACK is never answered."""
         decision = answer(method="ACK")
         assert decision.response is None
-        assert decision.finding == "no-response"
+        assert decision.answer_reason == "no-response"
 
     def test_invite_refused_by_default(self):
         """INVITE gets 503 with a Reason saying fakepeer places no calls, and a To-tag."""
         decision = answer(CONTACT, method="INVITE")
-        assert decision.finding == "invite-refused"
+        assert decision.answer_reason == "invite-refused"
         response = decision.response
         assert response is not None and response.status == 503
         assert response.headers.get("Reason") == (
@@ -265,21 +265,21 @@ class TestOtherMethods:
     def test_no_dialog(self, method):
         """BYE, CANCEL and NOTIFY refer to nothing fakepeer has: 481."""
         decision = answer(method=method)
-        assert decision.finding == "no-dialog"
+        assert decision.answer_reason == "no-dialog"
         assert decision.response is not None and decision.response.status == 481
 
     @pytest.mark.parametrize("method", ["REGISTER", "SUBSCRIBE", "MESSAGE", "REFER"])
     def test_known_method_not_allowed(self, method):
         """A SIP method the Teams proxy does not allow gets 405 with its Allow list."""
         decision = answer(method=method)
-        assert decision.finding == "method-not-allowed"
+        assert decision.answer_reason == "method-not-allowed"
         assert decision.response is not None and decision.response.status == 405
         assert decision.response.headers.get("Allow") == "INVITE,ACK,OPTIONS,CANCEL,BYE,NOTIFY"
 
     def test_unknown_method(self):
         """A method no RFC defines gets 501 Not Implemented with Allow."""
         decision = answer(method="FOO")
-        assert decision.finding == "method-not-implemented"
+        assert decision.answer_reason == "method-not-implemented"
         response = decision.response
         assert response is not None and (response.status, response.reason) == (
             501, "Not Implemented")
@@ -319,18 +319,18 @@ class TestGenesys:
 
     def test_no_contact_rules(self):
         """Genesys has no Direct Routing Contact rules: an IP Contact is accepted."""
-        assert answer("Contact: <sip:192.0.2.1>", profile=GENESYS).finding == "ok"
+        assert answer("Contact: <sip:192.0.2.1>", profile=GENESYS).answer_reason == "ok"
 
 
 class TestMalformedRequests:
     def test_missing_via_cannot_be_answered(self):
-        """Without Via a reply cannot be addressed: no response, finding malformed."""
+        """Without Via a reply cannot be addressed: no response, reason malformed."""
         request = parse(b"OPTIONS sip:a.example.com SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 OPTIONS"
                         b"\r\nFrom: <sip:a.example.com>;tag=1\r\nTo: <sip:b.example.com>\r\n"
                         b"l: 0\r\n\r\n")
         decision = respond(request, MICROSOFT, PEER)
         assert decision.response is None
-        assert decision.finding == "malformed"
+        assert decision.answer_reason == "malformed"
         assert "no Via header" in decision.explanation
 
     def test_missing_from_gets_400(self):
@@ -338,7 +338,7 @@ class TestMalformedRequests:
         sent_from = b"From: <sip:sbc.example.com:5061;transport=tls>;tag=f1\r\n"
         data = options(CONTACT).replace(sent_from, b"")
         decision = respond(parse(data), MICROSOFT, PEER)
-        assert decision.finding == "malformed"
+        assert decision.answer_reason == "malformed"
         response = decision.response
         assert response is not None and response.status == 400
         assert response.headers.get("Warning") == '399 fakepeer "the request has no From header"'

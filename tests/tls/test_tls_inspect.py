@@ -1,4 +1,4 @@
-"""Certificate summaries and client-chain findings, collected rather than first-only."""
+"""Certificate summaries and client-chain problems, collected rather than first-only."""
 
 import datetime as dt
 from pathlib import Path
