@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IDelayedCall,
@@ -30,7 +29,7 @@ from fakepeer import sip
 from fakepeer.report.events import ConnectionIds, Event, Sink
 from fakepeer.report.judge import ExpectationLike, judge
 from fakepeer.report.verdict import judge_connection
-from fakepeer.tls import observation_for
+from fakepeer.tls import identity, observation_for
 from fakepeer.tls.inspect import summarize_certificate
 from fakepeer.tls.observation import TlsObservation
 
@@ -68,21 +67,6 @@ class ServeSettings:
     expectation: ExpectationLike | None = None
     #: The scenario (and phase) these settings come from, for the record.
     label: str = ""
-
-
-def certificate_names(certificate: x509.Certificate | None) -> tuple[str, ...]:
-    """DNS names a client certificate proves: SAN dNSNames, else the CN."""
-    if certificate is None:
-        return ()
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        names = tuple(san.get_values_for_type(x509.DNSName))
-        if names:
-            return names
-    except x509.ExtensionNotFound:
-        pass
-    return tuple(str(a.value) for a in certificate.subject.get_attributes_for_oid(
-        x509.oid.NameOID.COMMON_NAME))
 
 
 def client_certificate_summary(observation: TlsObservation) -> dict[str, Any]:
@@ -146,11 +130,13 @@ class SipTlsProtocol(Protocol):
         data: dict[str, Any] = {}
         summary = "TLS handshake completed"
         if observation is not None:
-            self._peer_names = certificate_names(observation.peer_leaf)
-            self._client_certificate = observation.peer_leaf is not None
-            self._peer_context = sip.PeerContext(certificate_names=self._peer_names,
-                                                 tenant_domains=self.settings.tenant_domains,
-                                                 mutual_tls=self._client_certificate)
+            leaf = observation.peer_leaf
+            self._peer_names = identity.certificate_names(leaf)[0] if leaf is not None else ()
+            self._client_certificate = leaf is not None
+            self._peer_context = sip.PeerContext(
+                certificate_names=self._peer_names, tenant_domains=self.settings.tenant_domains,
+                mutual_tls=self._client_certificate,
+                name_matcher=identity.matches_certificate_name)
             data = {"version": observation.version, "cipher": observation.cipher,
                     "sni": observation.sni, "sni_outcome": observation.sni_outcome,
                     "served": observation.served,

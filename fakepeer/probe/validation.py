@@ -4,7 +4,8 @@
 When the Teams proxy (or a Genesys BYOC edge) dials an SBC it is the TLS client, and it
 judges the certificate the SBC sends the way ``real-peers.md`` sections 2 and 3 describe:
 a chain to the publicly trusted roots (plus, in a lab, fakepeer's mirrored roots); the
-FQDN it dialled in the CN or a SAN, exactly or by a one-label wildcard; never an IP
+FQDN it dialled in the CN or a SAN, exactly or by a one-label wildcard (service-identity's
+rules, through :mod:`fakepeer.tls.identity`); never an IP
 address (Genesys says so explicitly, and Microsoft refuses IP addresses in Contact); the
 whole chain in the Certificate message (Microsoft "will reset the connection" when an
 intermediate is missing; Genesys requires the full chain); valid dates; keys of at least
@@ -26,9 +27,8 @@ from typing import Literal
 
 from cryptography import x509
 
-from fakepeer.sip.admission import matches_certificate_name
 from fakepeer.sip.grammar import is_ip_literal
-from fakepeer.tls.identity import certificate_names
+from fakepeer.tls.identity import certificate_matches, certificate_names
 from fakepeer.tls.inspect import CertificateProblem, EkuRule, validate_client_chain
 
 Profile = Literal["microsoft", "genesys"]
@@ -226,7 +226,7 @@ def _name_problems(leaf: x509.Certificate, subject: str, expected: str | None,
         found.append(IpAddressName(subject, 0, ips, profile))
     if expected is None or is_ip_literal(expected):
         found.append(NoHostName(subject, 0, expected or dialled, profile))
-    elif not any(matches_certificate_name(expected, name) for name in dns):
+    elif not certificate_matches(leaf, expected):
         found.append(NameMismatch(subject, 0, expected, dns + ips))
     return found
 

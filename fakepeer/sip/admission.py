@@ -4,15 +4,18 @@
 Facts from ``real-peers.md`` §3 [V]: the Contact must be a ``sip:`` URI (SIPS is not
 supported) with an FQDN; only the first Contact counts; on a new connection its host
 is matched against the CN/SAN DNS names of the SBC's client certificate (exactly, or by
-a one-label wildcard) and against the tenant's domains (the full FQDN, then the FQDN
-with its host label stripped). An IP address gets 403 Forbidden. A request with neither
+a one-label wildcard: service-identity's rules, injected as a :class:`NameMatcher`) and
+against the tenant's domains (the full FQDN, then the FQDN with its host label
+stripped). An IP address gets 403 Forbidden. A request with neither
 Contact nor Record-Route is rejected with a Q.850 cause 63 Reason [S].
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from fakepeer.sip.grammar import (
     address_uri,
@@ -46,6 +49,17 @@ class AnswerReason(enum.StrEnum):
     MALFORMED = "malformed"
 
 
+class NameMatcher(Protocol):
+    """Whether ``host`` is one of a certificate's DNS ``names`` (exactly or by wildcard).
+
+    Injected, not written here: the matching rules are service-identity's, which
+    imports OpenSSL, and this package stays free of it. fakepeer passes
+    :func:`fakepeer.tls.identity.matches_certificate_name`.
+    """
+
+    def __call__(self, host: str, names: Sequence[str], /) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PeerContext:
     """What the connection proved about the SBC, as far as SIP admission cares.
@@ -54,18 +68,24 @@ class PeerContext:
     when no client certificate was presented. ``tenant_domains``: the domains the
     tenant validated; ``None`` accepts any domain the certificate proves.
     ``mutual_tls``: whether a client certificate was presented and verified; if so and
-    it named no DNS host at all, no Contact can match it.
+    it named no DNS host at all, no Contact can match it. ``name_matcher`` decides
+    whether a Contact host is one of ``certificate_names``; it is required when there
+    are names to match.
     """
 
     certificate_names: tuple[str, ...] = ()
     tenant_domains: tuple[str, ...] | None = None
     mutual_tls: bool = False
+    name_matcher: NameMatcher | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.certificate_names, str):
             raise TypeError("certificate_names is a tuple of names, not one str")
         if isinstance(self.tenant_domains, str):
             raise TypeError("tenant_domains is a tuple of domains (or None), not one str")
+        if self.certificate_names and self.name_matcher is None:
+            raise TypeError("certificate_names need a name_matcher to be checked against "
+                            "(fakepeer.tls.identity.matches_certificate_name)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,23 +94,6 @@ class ContactVerdict:
 
     answer_reason: AnswerReason
     explanation: str
-
-
-def matches_certificate_name(host: str, pattern: str) -> bool:
-    """Whether ``host`` matches a certificate DNS name, exactly or by one-label wildcard.
-
-    ``*.example.com`` covers ``sbc.example.com`` but neither ``a.b.example.com`` nor
-    ``example.com``; the wildcard must be the whole left-most label and at least two
-    labels must follow it (RFC 6125 §6.4.3, as service-identity applies it).
-    """
-    host, pattern = normalise_host(host), normalise_host(pattern)
-    if not pattern.startswith("*."):
-        return host == pattern
-    suffix = pattern[1:]  # ".example.com"
-    if "*" in suffix or suffix.count(".") < 2 or not host.endswith(suffix):
-        return False
-    label = host[: -len(suffix)]
-    return bool(label) and "." not in label
 
 
 def domain_allowed(host: str, tenant_domains: tuple[str, ...]) -> bool:
@@ -164,8 +167,9 @@ def check_contact(headers: Headers, peer: PeerContext) -> ContactVerdict | None:
             f"{source} host {uri.host!r} is not a fully qualified domain name",
         )
     checks_certificate = bool(peer.certificate_names) or peer.mutual_tls
-    if checks_certificate and not any(
-        matches_certificate_name(uri.host, name) for name in peer.certificate_names
+    if checks_certificate and not (
+        peer.name_matcher is not None
+        and peer.name_matcher(uri.host, peer.certificate_names)
     ):
         names = ", ".join(peer.certificate_names) or "no DNS names at all"
         return ContactVerdict(
