@@ -168,7 +168,7 @@ class SipConnection:
                 if buffer.is_prefix_of(_PING):
                     break  # "\r\n" or "\r\n\r": a ping may still be arriving
                 buffer.consume(len(_CRLF))
-            if not buffer or buffer.is_prefix_of(_PING):
+            if not buffer or (buffer.startswith(b"\r") and buffer.is_prefix_of(_PING)):
                 if self._eof:
                     buffer.clear()  # a stray CR/CRLF before EOF means nothing
                     self._state = ConnectionState.CLOSED

@@ -133,6 +133,22 @@ def canonical_key(name: str) -> str:
     return COMPACT_FORMS.get(lowered, lowered).lower()
 
 
+@functools.lru_cache(maxsize=1024)
+def field_key(name: str) -> str | None:
+    """:func:`canonical_key` of a header name that is a token, else ``None``.
+
+    The parser's one question per header line, asked once per distinct name (cached
+    like the two functions it combines).
+    """
+    return canonical_key(name) if TOKEN.fullmatch(name) is not None else None
+
+
+@functools.lru_cache(maxsize=256)
+def is_request_uri(uri: str) -> bool:
+    """Whether ``uri`` matches :data:`REQUEST_URI` (cached: an SBC sends one URI)."""
+    return REQUEST_URI.fullmatch(uri) is not None
+
+
 def quoted_string(text: str) -> str:
     """``text`` as an RFC 3261 §25.1 quoted-string (``"`` and ``\\`` escaped)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -22,8 +22,8 @@ from fakepeer.sip.errors import LocalSipError
 from fakepeer.sip.grammar import (
     CONTENT_LENGTH,
     FORBIDDEN_TEXT,
-    REQUEST_URI,
     STATUS_RANGE,
+    is_request_uri,
     is_token,
 )
 from fakepeer.sip.headers import Headers
@@ -95,7 +95,7 @@ def check_request_line(method: str, uri: str) -> None:
     """Raise :class:`LocalSipError` unless ``method`` and ``uri`` can start a request."""
     if not isinstance(method, str) or not is_token(method):
         raise LocalSipError(f"method {method!r} is not a token (RFC 3261 §25.1)")
-    if not isinstance(uri, str) or REQUEST_URI.fullmatch(uri) is None:
+    if not isinstance(uri, str) or not is_request_uri(uri):
         raise LocalSipError(f"Request-URI {uri!r} is not scheme:visible-ASCII (RFC 3261 §25.1)")
 
 

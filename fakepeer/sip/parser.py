@@ -25,8 +25,8 @@ only (RFC 3261 §7); a bare CR or LF inside a line is an error, not a line break
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from itertools import repeat
+from typing import NamedTuple
 
 from fakepeer.sip.errors import LocalSipError, RemoteSipError
 from fakepeer.sip.grammar import (
@@ -34,7 +34,7 @@ from fakepeer.sip.grammar import (
     FORBIDDEN_TEXT,
     SIP_VERSION,
     VERSION,
-    canonical_key,
+    field_key,
     is_token,
 )
 from fakepeer.sip.headers import Headers
@@ -57,17 +57,19 @@ _Fields = tuple[tuple[str, str], ...]
 _Index = dict[str, tuple[str, ...]]
 
 
-@dataclass(frozen=True, slots=True)
-class StartLine:
-    """A parsed start line: a request's (method, URI) or a response's (status, reason)."""
+class StartLine(NamedTuple):
+    """A parsed start line: a request's (method, URI) or a response's (status, reason).
+
+    (Internal values made once per message: a NamedTuple is built in C, a frozen
+    dataclass field by field.)
+    """
 
     is_response: bool
     first: str  # method, or the status code digits
     second: str  # Request-URI, or the reason phrase
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedHead:
+class ParsedHead(NamedTuple):
     """A framed head: its length, the body length it announces, and what it holds.
 
     ``problem`` is the first recoverable error found; ``start`` is ``None`` when the
@@ -199,17 +201,20 @@ def _read_regular(content: bytes) -> tuple[str, _Fields, _Index] | None:
     fields: list[tuple[str, str]] = []
     index: _Index = {}
     for position in range(1, len(chunks)):
-        line, fold, rest = chunks[position].partition("\r\n")
+        line = chunks[position]
+        rest = ""
+        if folded:
+            line, _, rest = line.partition("\r\n")
         name, colon, value = line.partition(":")
         name = name.rstrip(_WSP)  # HCOLON allows whitespace before the colon
-        if not colon or not is_token(name):
+        key = field_key(name)
+        if not colon or key is None:
             return None
         value = value.strip(_WSP)
-        if fold:  # RFC 3261 §7.3.1: each line break plus its whitespace is one SP
+        if rest:  # RFC 3261 §7.3.1: each line break plus its whitespace is one SP
             parts = map(str.strip, rest.split("\r\n"), repeat(_WSP))
             value = " ".join(filter(None, (value, *parts)))
         fields.append((name, value))
-        key = canonical_key(name)
         index[key] = (*index[key], value) if key in index else (value,)
     return start_line, tuple(fields), index
 
