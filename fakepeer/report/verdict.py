@@ -38,20 +38,27 @@ class Verdict:
                 "options_reason": self.options_reason, "dialback": self.dialback}
 
 
+def tls_state(not_after: datetime | None, now: datetime) -> tuple[str, str]:
+    """The dashboard's TLS state of an established connection, from the end date of
+    the SBC's certificate (``None``: it presented none)."""
+    if not_after is None:
+        return "Active", ""
+    if not_after < now:
+        return "CertExpired", f"SBC certificate expired {not_after:%Y-%m-%d}"
+    if not_after - now < CERT_EXPIRING_WINDOW:
+        return "CertExpiring", f"SBC certificate ends {not_after:%Y-%m-%d}"
+    return "Active", ""
+
+
 def judge_connection(connection: int, events: Iterable[Event], now: datetime) -> Verdict:
     tls, tls_reason = "Failed", "connection closed before the TLS handshake completed"
     options, options_reason = "None", "no OPTIONS received"
     dialback = ""
     for event in events:
         if event.kind == "tls-established":
-            tls, tls_reason = "Active", ""
             not_after = event.data.get("client_certificate", {}).get("not_after")
-            if not_after:
-                end = datetime.fromisoformat(not_after)
-                if end < now:
-                    tls, tls_reason = "CertExpired", f"SBC certificate expired {end:%Y-%m-%d}"
-                elif end - now < CERT_EXPIRING_WINDOW:
-                    tls, tls_reason = "CertExpiring", f"SBC certificate ends {end:%Y-%m-%d}"
+            tls, tls_reason = tls_state(datetime.fromisoformat(not_after) if not_after
+                                        else None, now)
         elif event.kind == "tls-failed":
             tls, tls_reason = "Failed", event.summary
         elif event.kind == "sip-response" and event.data.get("method") == "OPTIONS":
