@@ -24,8 +24,10 @@ from fakepeer.report.events import (
     Event,
     Record,
     RecordError,
+    SessionVerdict,
     field_hints,
 )
+from fakepeer.report.judging import verdict_line
 
 #: The format of every line this fakepeer writes; readers refuse any other.
 FORMAT_VERSION = 2
@@ -184,7 +186,8 @@ class JsonLinesSink:
 
 
 class ConsoleSink:
-    """A readable line per record, for the engineer watching the terminal."""
+    """A readable line per record, for the engineer watching the terminal; a verdict
+    reads as :func:`fakepeer.report.judging.verdict_line` writes it."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
@@ -195,10 +198,12 @@ class ConsoleSink:
 
 
 def console_line(event: Event | Record) -> str:
-    """``HH:MM:SS.mmm #connection peer  kind  summary``."""
+    """``HH:MM:SS.mmm #connection peer  kind  summary`` (a verdict: its verdict line)."""
     if not isinstance(event, Record):
         return event.console_line()
     stamp = event.time.strftime("%H:%M:%S.%f")[:-3]
+    if isinstance(event, SessionVerdict):
+        return f"{stamp} {verdict_line(event)}"
     connection = getattr(event, "connection", 0)
     who = f"#{connection} {getattr(event, 'peer', '')}" if connection else "-"
     return f"{stamp} {who:<24} {event.kind:<15} {event.summary}"
