@@ -1,8 +1,8 @@
 """Every shipped scenario, end to end: a real ``fakepeer serve --scenario NAME`` and a
 real client (openssl s_client) configured as a correct SBC — all mirrored roots
-trusted, strict verification with the peer's name, the Microsoft suites, the lab SBC
-certificate, OPTIONS with its FQDN in Contact — judged PASS (or CHECK where only the SBC
-can show the result). Scenarios whose setup asks for a different SBC get it."""
+trusted, strict verification with the peer's name, TLS 1.2 or later with the Microsoft
+suites, the lab SBC certificate, OPTIONS with its FQDN in Contact — judged PASS (or CHECK
+where only the SBC can show the result). Scenarios whose setup asks for a different SBC get it."""
 
 from __future__ import annotations
 
@@ -83,7 +83,8 @@ def test_scenario_end_to_end(name, session_store, sbc, tmp_path):
     host = "lb01.byoc.usw2.pure.cloud" if genesys else "sip.pstnhub.microsoft.com"
     kind = "untrusted" if name == "client-certificate-untrusted" else "trusted"
     client = ["-CAfile", str(sbc["roots"]), "-verify_return_error", "-verify_hostname", host,
-              "-servername", host, "-auth_level", "2", "-cipher", MICROSOFT_SUITES]
+              "-servername", host, "-auth_level", "2", "-cipher", MICROSOFT_SUITES,
+              "-min_protocol", "TLSv1.2"]
     if name != "client-certificate-missing":
         client += ["-cert", str(sbc[f"{kind}-cert"]), "-key", str(sbc[f"{kind}-key"]),
                    "-cert_chain", str(sbc[f"{kind}-chain"])]
