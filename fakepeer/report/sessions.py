@@ -477,7 +477,7 @@ class SessionJudge:
         label = served.label if served is not None else (facts.purpose or "")
         decided = Decided(facts.connection, decision, label,
                           served.expectation if served is not None else "accept",
-                          bool(served and served.dialback),
+                          bool(served and served.dialback) and _got_2xx(facts),
                           dashboard(facts, now) if facts.direction == "inbound" else
                           ("", "", "", ""), served)
         if facts.direction == "outbound":
@@ -502,7 +502,7 @@ class SessionJudge:
 
     def _evaluate(self, session: Session, now: datetime) -> None:
         inbound, outbound = session.inbound, session.outbound
-        if (inbound is not None and inbound.dialback and inbound.decision.outcome in PASSED
+        if (inbound is not None and inbound.dialback and inbound.decision.outcome == "PASS"
                 and outbound is None):
             if session.waiting_since is None:
                 session.waiting_since = now
@@ -593,14 +593,7 @@ class SessionJudge:
 
     def _learn(self, session: Session, facts: ConnectionFacts) -> None:
         """Add what ``facts`` show about the SBC to its session's identity and names."""
-        keys = self._keys(facts)
-        for key in keys:
-            if key not in self._aliases:
-                self._aliases[key] = session.id
-                session.keys.append(key)
         address = _host(facts.peer)
-        if keys and facts.direction == "inbound":
-            self._by_address[address] = session.id
         if address not in session.addresses and len(session.addresses) < MAX_ADDRESSES:
             session.addresses.append(address)
         certificate = facts.certificate if facts.direction == "inbound" else None
@@ -612,23 +605,27 @@ class SessionJudge:
             session.contact = facts.contact_host or session.contact
             session.sni = facts.sni or session.sni
             session.user_agent = facts.user_agent or session.user_agent
+        elif facts.dialled and not _is_ip(facts.dialled) and session.contact is None:
+            session.contact = facts.dialled  # what it is dialled by is its FQDN
         names = (certificate.dns_names if certificate else ()) + tuple(
             n for n in (facts.contact_host, facts.dialled) if n)
         if (HEALTHCHECK_FQDN in names or (session.user_agent or "").startswith(
                 HEALTHCHECK_USER_AGENT)):
             session.healthcheck = True
-        if session.name.startswith(("address:", "[")) or _is_ip(session.name):
-            session.name = self._name(session, address)
-
-    @staticmethod
-    def _name(session: Session, address: str) -> str:
-        dns = next((n for n in session.sans if not _is_ip(n)), None)
-        return dns or session.contact or session.subject or address
+        keys = self._keys(facts)
+        for key in keys:
+            if key not in self._aliases:
+                self._aliases[key] = session.id
+                session.keys.append(key)
+        if keys and facts.direction == "inbound" and not session.healthcheck:
+            # the SBC last seen at this address, for its connections that show no identity
+            self._by_address[address] = session.id
+        session.name = _session_name(session)
 
     def _new_session(self, key: str) -> Session:
         if len(self._sessions) >= MAX_SESSIONS:
             self._forget_one()
-        session = Session(self._next_id, key.partition(":")[2])
+        session = Session(self._next_id, key.partition(":")[2].partition(",")[0])
         self._next_id += 1
         self._sessions[session.id] = session
         self._aliases[key] = session.id
@@ -697,6 +694,20 @@ class SessionJudge:
             lines.append(f"{_many(self.port_checks, 'connection')} closed before TLS (port "
                          "checks, load balancers): not judged")
         return lines
+
+
+def _session_name(session: Session) -> str:
+    """A DNS name of its certificate, else its Contact FQDN, its subject, its address."""
+    dns = next((n for n in session.sans if not _is_ip(n)), None)
+    contact = session.contact if session.contact and not _is_ip(session.contact) else None
+    return dns or contact or session.subject or (session.addresses[0] if session.addresses
+                                                   else session.name)
+
+
+def _got_2xx(facts: ConnectionFacts) -> bool:
+    """fakepeer answered the SBC's OPTIONS with 2xx: what starts a dial-back."""
+    last = facts.last_options
+    return last is not None and last.status is not None and 200 <= last.status < 300
 
 
 def _many(count: int, noun: str) -> str:

@@ -3,6 +3,7 @@ refused in one line naming the file and the line."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from fakepeer.report import events as ev
 from fakepeer.report.jsonl import (
     FORMAT_VERSION,
+    ConsoleSink,
     EventLogError,
     JsonLinesSink,
     dumps,
@@ -19,6 +21,7 @@ from fakepeer.report.jsonl import (
     read_events,
     to_json,
 )
+from fakepeer.report.sessions import judge_all
 from tests.report.strategies import records
 from tests.report.wire import Wire, serving
 
@@ -103,3 +106,17 @@ def test_the_sink_writes_what_the_reader_reads(tmp_path):
         sink(record)
     sink.close()
     assert list(read_events(tmp_path / "log" / "events.jsonl")) == records
+
+
+def test_the_console_prints_a_verdict_as_its_verdict_line():
+    """The console sink uses verdict_line for verdicts and the summary for facts."""
+    wire = Wire()
+    records = [serving(), wire.accepted(), wire.failed(0.2)]
+    stream = io.StringIO()
+    sink = ConsoleSink(stream)
+    for record in [*records[1:2], *judge_all(records)]:
+        sink(record)
+    first, second = stream.getvalue().splitlines()
+    assert first == ("12:00:00.000 #1 192.0.2.20:40000      tcp-accepted    TCP connection "
+                     "accepted on 127.0.0.1:5061")
+    assert second.startswith("12:00:00.200 FAIL 192.0.2.20 #1: the SBC refused a chain")

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from fakepeer.report import events as ev
 from fakepeer.report import hints
 from fakepeer.report.judging import verdict_line
 from fakepeer.report.sessions import judge_all
@@ -230,3 +231,34 @@ def test_a_window_elapsed_verdict_is_timed_at_the_window():
     """The verdict of a silent connection carries the time its window ended."""
     verdict = outcome_of("accept", established_then(), until=WINDOW + 5)
     assert verdict.time == T0 + timedelta(seconds=WINDOW + 5)
+
+
+def _delayed_answer(wire, t):
+    return ev.DelayedAnswer(time=wire.at(t), connection=wire.connection, peer=wire.peer,
+                            method="OPTIONS", status=200, reason="OK", finding="ok", delay=t - 1)
+
+
+@pytest.mark.parametrize(("more", "until", "outcome"), [
+    ([_delayed_answer], None, "PASS"),
+    ([], WINDOW + 40, None),
+    ([lambda w, t: w.closed(t)], None, "INCOMPLETE"),
+])
+def test_a_deliberately_delayed_answer_is_waited_for(more, until, outcome):
+    """options_delay: the OPTIONS arrived (so the SBC talks), the answer comes later; the
+    window does not judge it silent, a close before the answer leaves it INCOMPLETE."""
+    def script(w):
+        return [w.established(), w.options(1.0, fate="delayed"),
+                *(m(w, WINDOW + 20) for m in more)]
+    verdict = outcome_of("accept", script, until=until)
+    assert (verdict.outcome if verdict else None) == outcome
+
+
+def test_malformed_sip_fails_an_accept():
+    """Garbage where OPTIONS belong is the SBC's fault."""
+    def script(w):
+        return [w.established(), ev.SipError(time=w.at(1.0), connection=1, peer=w.peer,
+                                             problem="no CSeq header", status_hint=400,
+                                             answered=True)]
+    verdict = outcome_of("accept", script)
+    assert (verdict.outcome, verdict.cause) == ("FAIL", "the SBC sent malformed SIP: no CSeq "
+                                                "header")

@@ -361,3 +361,38 @@ def test_no_pass_without_the_fact_that_earns_it(expect, facts, until):
         assert expect.startswith("mark-down") and "established" in facts
     if "established" not in facts and not {"failed-expected", "failed-other"} & set(facts):
         assert verdicts == []
+
+
+@pytest.mark.parametrize(("expect", "answer", "outcome"), [
+    ("mark-down:503", {"status": 503, "finding": "options-override"}, "CHECK"),
+    ("accept", {"status": 403, "finding": "contact-ip"}, "FAIL"),
+])
+def test_no_dial_back_is_awaited_without_a_200(expect, answer, outcome):
+    """fakepeer dials back only after a 200 OK: without one the verdict is not held."""
+    wire = Wire(served=served(expect, dialback=True))
+    _, verdicts = run([serving(expect, dialback=True), wire.accepted(), wire.established(),
+                       wire.options(1.0, **answer)])
+    assert [(v.outcome, v.outbound) for v in verdicts] == [(outcome, None)]
+
+
+def test_a_healthcheck_does_not_claim_its_address():
+    """A failed handshake from the host the healthcheck runs on is not the healthcheck's."""
+    health = dataclasses.replace(SBC_CERTIFICATE, subject=f"CN={HEALTHCHECK_FQDN}",
+                                 sans=(HEALTHCHECK_FQDN,))
+    check, sbc = Wire(connection=1, peer="127.0.0.1:40001"), Wire(connection=2,
+                                                                   peer="127.0.0.1:40002")
+    _, verdicts = run([serving(), check.accepted(), check.established(certificate=health),
+                       check.options(contact=HEALTHCHECK_FQDN), sbc.accepted(),
+                       sbc.failed(alert="unknown_ca")])
+    assert [(v.session, v.identity.healthcheck) for v in verdicts] == [(1, True), (2, False)]
+    assert verdicts[1].identity.name == "127.0.0.1"
+
+
+def test_a_session_is_named_by_one_dns_name():
+    """A certificate with several names names its session by its first DNS name."""
+    many = dataclasses.replace(SBC_CERTIFICATE, sans=("192.0.2.20", "sbc-a.lab.example",
+                                                      "sbc-b.lab.example"))
+    wire = Wire()
+    _, verdicts = run([serving(), wire.accepted(), wire.established(certificate=many),
+                       wire.options()])
+    assert verdicts[0].identity.name == "sbc-a.lab.example"
