@@ -346,6 +346,41 @@ class Stopped(Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HttpRefused(Record):
+    """The HTTP side refused a request (4xx): a client that is not the SBC's business."""
+
+    kind: ClassVar[str] = "http-refused"
+    client: str
+    status: int
+    what: str
+
+    def _check(self) -> None:
+        _check_range("http-refused.status", self.status, 400, 499)
+
+    @property
+    def summary(self) -> str:
+        return f"HTTP {self.status} to {self.client}: {self.what}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpError(Record):
+    """The HTTP side failed a request (5xx), or could not do something at all."""
+
+    kind: ClassVar[str] = "http-error"
+    client: str | None = None
+    status: int | None = None
+    what: str
+
+    def _check(self) -> None:
+        _check_range("http-error.status", self.status, 500, 599)
+
+    @property
+    def summary(self) -> str:
+        to = f" to {self.client}" if self.client else ""
+        return f"HTTP {self.status or 'side'}{to}: {self.what}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionFact(Record):
     """A fact about one connection: its id and the SBC's address (HOST:PORT)."""
 
@@ -733,7 +768,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     Listening, Serving, ReloadRefused, Stopped, TcpAccepted, TcpRefused, DialStarted,
     TcpConnected, TcpFailed, TlsEstablished, TlsFailed, CertificateCheck, SipRequest,
     DelayedAnswer, OptionsSent, OptionsAnswered, StrayResponse, Keepalives, SipError,
-    LimitReached, Dialback, Closed, SessionVerdict,
+    LimitReached, Dialback, Closed, SessionVerdict, HttpRefused, HttpError,
 )
 KIND_TYPES: Mapping[str, type[Record]] = types.MappingProxyType(
     {cls.kind: cls for cls in RECORD_TYPES})

@@ -34,6 +34,7 @@ TYPED_KINDS: dict[str, tuple[str, ...]] = {
     "sip-keepalive": ("keepalives",), "sip-error": ("sip-error",), "limit": ("limit",),
     "dialback": ("dialback",), "phase": ("serving", "reload-refused"), "closed": ("closed",),
     "verdict": ("verdict",), "stopped": ("stopped",),
+    "http-refused": ("http-refused",), "http-error": ("http-error",),
 }
 
 
