@@ -200,6 +200,9 @@ class SessionJudge:
             raise ValueError(f"the judgement window must be positive, not {window}")
         self.emit = emit
         self.window = window
+        #: Connections decided so far (each once, at its first decision: rehearse's
+        #: ``until_connections``), port checks counted instead, connections refused at a limit.
+        self.judged = 0
         self.port_checks = 0
         self.refused = 0
         self._stated: dict[str, Expectation] = {}
@@ -468,6 +471,8 @@ class SessionJudge:
         decision = decide(facts, self._expectation(facts), now=now, window=self.window)
         if decision is None or decision == facts.decision:
             return
+        if facts.decision is None:
+            self.judged += 1
         facts.decision = decision
         self._waiting.pop(facts.connection, None)
         self._decided(facts, decision, now)

@@ -44,7 +44,7 @@ def test_pass_while_the_connection_is_open():
     assert verdicts[0].time == wire.at(5.0)
     for n in range(2, 50):
         judge(wire.options(5.0 * n, cseq=n))
-    assert len(verdicts) == 1
+    assert len(verdicts) == 1 and judge.judged == 1
     view = judge.sessions()[0]
     assert view.open[0].options == 49 and view.open[0].state == "sip"
 
@@ -92,7 +92,7 @@ def test_port_checks_are_counted_never_judged():
     judge, verdicts = run(records)
     judge.tick(T0 + timedelta(hours=1))
     assert verdicts == [] and judge.port_checks == 3
-    assert judge.counts() == {}
+    assert judge.counts() == {} and judge.judged == 0
 
 
 # --- both directions -----------------------------------------------------------------
