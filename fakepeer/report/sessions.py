@@ -85,9 +85,9 @@ HEALTHCHECK_FQDN = "healthcheck.fakepeer.invalid"
 #: trying many source addresses cannot grow the consumer without bound).
 MAX_SESSIONS = 4096
 #: Source addresses listed per session, and finished dial-backs remembered for a link
-#: that arrives late (a cached dial-back result).
+#: that arrives late (a dial-back result reused within its minute, probe/dialback.py).
 MAX_ADDRESSES = 8
-MAX_REMEMBERED_DIALS = 1024
+MAX_REMEMBERED_DIALS = 256
 
 
 @dataclass(slots=True)
@@ -415,13 +415,15 @@ class SessionJudge:
                 session.inbound.label if session.inbound else "", "accept", False)
             self._evaluate(session, record.time)
             return
-        self._links[record.outbound_connection] = session.id
         session.dialling = record.outbound_connection
         done = self._dials.get(record.outbound_connection)
         outbound = self._connections.get(record.outbound_connection)
-        if done is not None:
+        if done is not None:  # a finished (or cached) dial: its result, no link to keep
             session.outbound = done
-        elif outbound is not None and outbound.session is None:
+            self._evaluate(session, record.time)
+            return
+        self._links[record.outbound_connection] = session.id
+        if outbound is not None and outbound.session is None:
             self._join(outbound, session)
             if outbound.decision is not None:
                 self._decided(outbound, outbound.decision, record.time)
@@ -447,6 +449,8 @@ class SessionJudge:
     def _finish(self, facts: ConnectionFacts) -> None:
         self._connections.pop(facts.connection, None)
         self._waiting.pop(facts.connection, None)
+        if facts.direction == "outbound" and facts.decision is not None:
+            self._links.pop(facts.connection, None)
         if facts.session is not None and facts.session in self._sessions:
             self._sessions[facts.session].open.discard(facts.connection)
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from fakepeer.report.events import field_hints
 from fakepeer.scenario.model import Expectation
 
-TEXT = st.text(max_size=12)
+#: Short strings with what JSON must escape or keep: quotes, backslashes, non-ASCII, bidi.
+TEXT = st.text(alphabet="az09:@. -\"\\\u00e9\u20ac\u202e\n", max_size=8)
 EXPECTATIONS = st.sampled_from([
     Expectation("accept", reason="A correct SBC accepts.\nSecond line.", setup="Set it up."),
     Expectation("reject", alert="unknown_ca"), Expectation("reject", by="fakepeer"),

@@ -396,3 +396,36 @@ def test_a_session_is_named_by_one_dns_name():
     _, verdicts = run([serving(), wire.accepted(), wire.established(certificate=many),
                        wire.options()])
     assert verdicts[0].identity.name == "sbc-a.lab.example"
+
+
+def test_memory_stays_flat_over_reconnects_with_dial_backs():
+    """An SBC that reconnects all day, each connection dialled back: the consumer keeps
+    its sessions and a bounded memory of past dials, nothing per connection."""
+    def lifecycle(n: int):
+        start = T0 + timedelta(seconds=10 * n)
+        inbound = Wire(connection=2 * n + 1, peer=f"192.0.2.20:{40000 + n % 20000}",
+                       served=served(dialback=True), start=start)
+        outbound = Dial(connection=2 * n + 2, served=served(), start=start)
+        return [inbound.accepted(), inbound.established(), inbound.options(0.5),
+                link(inbound, 0.5, outbound=2 * n + 2), outbound.started(0.5),
+                outbound.established(0.6), outbound.check(0.7), outbound.sent(0.8),
+                outbound.answered(0.9), outbound.closed(1.0), inbound.closed(2.0)]
+
+    judge, verdicts = run([serving(dialback=True)])
+    warm = [r for n in range(300) for r in lifecycle(n)]  # past the remembered dials
+    measured = [r for n in range(300, 800) for r in lifecycle(n)]
+    tracemalloc.start()  # before the warm-up: what it kept and later frees is counted
+    try:
+        for record in warm:
+            judge(record)
+        before = tracemalloc.take_snapshot()
+        for record in measured:
+            judge(record)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    # a leak of even 64 bytes per connection would pass 32 KiB; a dict's own resizing not
+    assert grown < 32 * 1024, f"the consumer grew by {grown} bytes over 500 connections"
+    assert [v.outcome for v in verdicts] == ["PASS"]
+    assert judge.judged == 1600
