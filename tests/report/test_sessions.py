@@ -24,6 +24,20 @@ from tests.report.wire import SBC_CERTIFICATE, SBC_NAME, T0, Dial, Wire, link, s
 WINDOW = 30.0
 
 
+def growth(warm_up, measured) -> int:
+    """Bytes still allocated after ``measured`` ran, counted from after ``warm_up`` (both
+    traced, so what the warm-up kept and the measured part frees counts too)."""
+    tracemalloc.start()
+    try:
+        warm_up()
+        before = tracemalloc.take_snapshot()
+        measured()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    return sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+
+
 def run(records, *, window: float = WINDOW):
     verdicts: list[ev.SessionVerdict] = []
     judge = SessionJudge(verdicts.append, window=window)
@@ -261,23 +275,18 @@ def test_summary_lines_per_session():
 
 def test_memory_stays_flat_over_100000_options():
     """100,000 OPTIONS on one connection: the consumer keeps running facts, not history.
-    (A pool of 1,000 records is fed 100 times, so only the consumer can allocate.)"""
+    (A pool of 1,000 records is fed 100 times, so only the consumer allocates.)"""
     wire = Wire()
     judge, verdicts = run([serving(), wire.accepted(), wire.established()])
     template = wire.options(1.0)
     pool = [dataclasses.replace(template, time=wire.at(1.0 + n), cseq=n) for n in range(1000)]
-    for record in pool:  # warm up: every code path and cache once
-        judge(record)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.take_snapshot()
-        for _ in range(100):
+
+    def feed(times: int):
+        for _ in range(times):
             for record in pool:
                 judge(record)
-        after = tracemalloc.take_snapshot()
-    finally:
-        tracemalloc.stop()
-    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+
+    grown = growth(lambda: feed(1), lambda: feed(100))  # warm-up, then 100,000 OPTIONS
     assert grown < 16 * 1024, f"the consumer grew by {grown} bytes"
     assert len(verdicts) == 1
     assert judge.sessions()[0].open[0].options == 101_000
@@ -414,17 +423,7 @@ def test_memory_stays_flat_over_reconnects_with_dial_backs():
     judge, verdicts = run([serving(dialback=True)])
     warm = [r for n in range(300) for r in lifecycle(n)]  # past the remembered dials
     measured = [r for n in range(300, 800) for r in lifecycle(n)]
-    tracemalloc.start()  # before the warm-up: what it kept and later frees is counted
-    try:
-        for record in warm:
-            judge(record)
-        before = tracemalloc.take_snapshot()
-        for record in measured:
-            judge(record)
-        after = tracemalloc.take_snapshot()
-    finally:
-        tracemalloc.stop()
-    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    grown = growth(lambda: [judge(r) for r in warm], lambda: [judge(r) for r in measured])
     # a leak of even 64 bytes per connection would pass 32 KiB; a dict's own resizing not
     assert grown < 32 * 1024, f"the consumer grew by {grown} bytes over 500 connections"
     assert [v.outcome for v in verdicts] == ["PASS"]
