@@ -158,7 +158,8 @@ def _compile(hint: Any, choices: Mapping[str, Any]) -> Checker:
 
 
 _HINTS: dict[type, Mapping[str, Any]] = {}
-_PLANS: dict[type, tuple[tuple[str, Checker], ...]] = {}
+#: Per class, one generated function that checks every field (see _validator).
+_VALIDATORS: dict[type, Callable[[Any, str], None]] = {}
 
 
 def field_hints(cls: type) -> Mapping[str, Any]:
@@ -170,27 +171,76 @@ def field_hints(cls: type) -> Mapping[str, Any]:
     return hints
 
 
-def _plan(cls: type) -> tuple[tuple[str, Checker], ...]:
-    plan = _PLANS.get(cls)
-    if plan is None:
-        by_name = {f.name: f for f in dataclasses.fields(cls)}
-        plan = _PLANS[cls] = tuple(
-            (name, _compile(hint, by_name[name].metadata))
-            for name, hint in field_hints(cls).items())
-    return plan
+def _good(hint: Any, metadata: Mapping[str, Any], v: str, names: dict[str, Any]) -> str:
+    """A Python expression, true when ``v`` is plainly a good value for ``hint`` (the
+    common case, checked inline); anything else goes to the field's full checker, which
+    normalises (lists, ints for floats) or raises with the message."""
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        inner = next(a for a in get_args(hint) if a is not type(None))
+        return f"({v} is None or {_good(inner, metadata, v, names)})"
+    if origin is Literal:
+        names[f"L{len(names)}"] = frozenset(get_args(hint))
+        return f"(type({v}) is str and {v} in L{len(names) - 1})"
+    if origin is tuple:
+        item = _good(get_args(hint)[0], metadata, "x", names)
+        return f"(type({v}) is tuple and all({item} for x in {v}))"
+    if hint is str and metadata.get("choices"):
+        names[f"L{len(names)}"] = frozenset(metadata["choices"])
+        return f"(type({v}) is str and {v} in L{len(names) - 1})"
+    if hint is float:
+        return f"(type({v}) is float and {v} - {v} == 0.0)"  # finite: inf - inf is nan
+    if hint is datetime:
+        return f"(type({v}) is datetime and {v}.tzinfo is not None)"
+    names[f"T{len(names)}"] = hint
+    return f"(type({v}) is T{len(names) - 1})"
+
+
+def _validator(cls: type) -> Callable[[Any, str], None]:
+    """``check(record, label)`` for ``cls``, generated once from its type hints (a
+    record is built per SIP message, so its check runs inline, like dataclasses' own
+    generated ``__init__``)."""
+    check = _VALIDATORS.get(cls)
+    if check is not None:
+        return check
+    by_name = {f.name: f for f in dataclasses.fields(cls)}
+    names: dict[str, Any] = {"datetime": datetime, "slow": _slow}
+    lines = ["def check(self, label):"]
+    for name, hint in field_hints(cls).items():
+        names[f"C_{name}"] = _compile(hint, by_name[name].metadata)
+        good = _good(hint, by_name[name].metadata, "v", names)
+        lines += [f"    v = self.{name}",
+                  f"    if not {good}: slow(self, label, {name!r}, v, C_{name})"]
+    lines.append("    return None")
+    exec("\n".join(lines), names)  # noqa: S102 - the text is built above from type hints
+    generated: Callable[[Any, str], None] = names["check"]
+    _VALIDATORS[cls] = generated
+    return generated
+
+
+def _slow(value: Any, label: str, name: str, current: Any, check: Checker) -> None:
+    checked = check(f"{label}.{name}", current)
+    if checked is not current:
+        object.__setattr__(value, name, checked)
 
 
 def _validate(value: Any, label: str) -> None:
-    for name, check in _plan(type(value)):
-        current = getattr(value, name)
-        checked = check(f"{label}.{name}", current)
-        if checked is not current:
-            object.__setattr__(value, name, checked)
+    _validator(type(value))(value, label)
+
+
+#: Addresses already found well-formed (a connection's records all repeat its peer).
+_GOOD_PEERS: set[str] = set()
+_GOOD_PEERS_KEPT = 4096
 
 
 def _check_peer(where: str, peer: str) -> None:
+    if peer in _GOOD_PEERS:
+        return
     if not _PEER.match(peer) or not 0 < int(peer.rpartition(":")[2]) < 65536:
         raise RecordError(f"{where}: {peer!r} is not HOST:PORT ([IPv6]:PORT)")
+    if len(_GOOD_PEERS) >= _GOOD_PEERS_KEPT:
+        _GOOD_PEERS.clear()
+    _GOOD_PEERS.add(peer)
 
 
 def _check_range(where: str, value: int | None, low: int, high: int) -> None:

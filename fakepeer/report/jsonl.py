@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Union, get_args, get_origin
@@ -47,21 +47,62 @@ def to_json(record: Record) -> dict[str, Any]:
     return {"v": FORMAT_VERSION, "kind": record.kind, **_fields_to_json(record)}
 
 
+Converter = Callable[[Any], Any]
+#: Per class, one generated function: the fields that differ from their defaults, as
+#: JSON (a record is written per SIP message, so this runs inline; see _writer).
+_WRITERS: dict[type, Converter] = {}
+
+
+def _converter(hint: Any, v: str = "v") -> str | None:
+    """An expression turning the variable ``v`` into JSON; ``None`` when it already is
+    (strings, numbers, booleans, vocabulary names)."""
+    origin = get_origin(hint)
+    if origin is Union or (origin is not None and type(None) in get_args(hint)):
+        inner = _converter(next(a for a in get_args(hint) if a is not type(None)), v)
+        return None if inner is None else f"(None if {v} is None else {inner})"
+    if origin is tuple:
+        item = _converter(get_args(hint)[0], "x")
+        return f"list({v})" if item is None else f"[{item} for x in {v}]"
+    if hint is datetime:
+        return f"{v}.isoformat()"
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return f"fields({v})"
+    return None
+
+
+def _writer(cls: type) -> Converter:
+    """``write(value) -> dict`` for ``cls``, generated once from its type hints."""
+    write = _WRITERS.get(cls)
+    if write is not None:
+        return write
+    hints = field_hints(cls)
+    names: dict[str, Any] = {"fields": _fields_to_json}
+    lines = ["def write(self):", "    out = {}"]
+    for spec in dataclasses.fields(cls):
+        convert = _converter(hints[spec.name]) or "v"
+        lines.append(f"    v = self.{spec.name}")
+        if spec.default is dataclasses.MISSING:
+            lines.append(f"    out[{spec.name!r}] = {convert}")
+        else:
+            names[f"D_{spec.name}"] = spec.default
+            lines.append(f"    if v != D_{spec.name}: out[{spec.name!r}] = {convert}")
+    lines.append("    return out")
+    exec("\n".join(lines), names)  # noqa: S102 - the text is built above from type hints
+    generated: Converter = names["write"]
+    _WRITERS[cls] = generated
+    return generated
+
+
 def _fields_to_json(value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for spec in dataclasses.fields(value):
-        current = getattr(value, spec.name)
-        if spec.default is not dataclasses.MISSING and current == spec.default:
-            continue
-        out[spec.name] = value_to_json(current)
-    return out
+    written: dict[str, Any] = _writer(type(value))(value)
+    return written
 
 
 def value_to_json(value: Any) -> Any:
     """A record, a value type (a status page view) or a field value as plain JSON."""
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):
         return [value_to_json(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _fields_to_json(value)
