@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
-import re
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, get_args
 
 from fakepeer.report.legacy import KINDS as KINDS  # the compatibility path (see legacy.py)
 from fakepeer.report.legacy import Event as Event
+from fakepeer.report.schema import RecordError as RecordError
+from fakepeer.report.schema import check_peer, check_range, validate
+from fakepeer.report.schema import field_hints as field_hints
 from fakepeer.scenario.model import ALERT_NAMES, ALERT_SENDERS, Expectation
 from fakepeer.sip.admission import Finding
 
@@ -69,183 +70,8 @@ LimitName = Literal["idle_timeout", "max_connections"]
 _ALERTS = {"choices": ALERT_NAMES, "what": "a TLS alert name"}
 _FINDINGS = {"choices": tuple(f.value for f in Finding), "what": "a responder finding"}
 
-_PEER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):\d{1,5}\Z")
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class RecordError(ValueError):
-    """A record built with a value its kind does not allow; the message names both."""
-
-
-# --- self-checking: one compiled checker per field, from the type hints -----------------
-
-Checker = Callable[[str, Any], Any]
-
-
-def _kind_of(value: object) -> str:
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
-def _compile(hint: Any, choices: Mapping[str, Any]) -> Checker:
-    """A function that checks (and, for lists and ints, normalises) one field's value;
-    ``choices`` is the field's metadata (``choices`` and ``what`` for names)."""
-    origin = get_origin(hint)
-    if origin in (Union, types.UnionType):
-        inner = _compile(next(a for a in get_args(hint) if a is not type(None)), choices)
-        return lambda where, value: None if value is None else inner(where, value)
-    if origin is Literal:
-        allowed = get_args(hint)
-
-        def literal(where: str, value: Any) -> Any:
-            if value not in allowed or not isinstance(value, str):
-                raise RecordError(f"{where}: {_kind_of(value)} is not one of "
-                                  f"{', '.join(allowed)}")
-            return value
-        return literal
-    if origin is tuple:
-        item = _compile(get_args(hint)[0], choices)
-
-        def sequence(where: str, value: Any) -> Any:
-            if isinstance(value, str) or not isinstance(value, tuple | list):
-                raise RecordError(f"{where}: expected a sequence, got {_kind_of(value)}")
-            return tuple(item(f"{where}[{i}]", v) for i, v in enumerate(value))
-        return sequence
-    if hint is str:
-        names = choices.get("choices")
-
-        def text(where: str, value: Any) -> Any:
-            if not isinstance(value, str):
-                raise RecordError(f"{where}: expected a string, got {_kind_of(value)}")
-            if names is not None and value not in names:
-                raise RecordError(f"{where}: {value!r} is not {choices['what']}")
-            return value
-        return text
-    if hint is bool:
-        def boolean(where: str, value: Any) -> Any:
-            if type(value) is not bool:
-                raise RecordError(f"{where}: expected true or false, got {_kind_of(value)}")
-            return value
-        return boolean
-    if hint is int:
-        def integer(where: str, value: Any) -> Any:
-            if type(value) is not int:
-                raise RecordError(f"{where}: expected an integer, got {_kind_of(value)}")
-            return value
-        return integer
-    if hint is float:
-        def number(where: str, value: Any) -> Any:
-            if type(value) not in (int, float) or not math.isfinite(value):
-                raise RecordError(f"{where}: expected a finite number, got {_kind_of(value)}")
-            return float(value)
-        return number
-    if hint is datetime:
-        def moment(where: str, value: Any) -> Any:
-            if not isinstance(value, datetime) or value.tzinfo is None:
-                raise RecordError(f"{where}: expected a timezone-aware datetime, got "
-                                  f"{_kind_of(value)}")
-            return value
-        return moment
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        def nested(where: str, value: Any) -> Any:
-            if not isinstance(value, hint):
-                raise RecordError(f"{where}: expected {hint.__name__}, got {_kind_of(value)}")
-            return value
-        return nested
-    raise TypeError(f"no checker for type {hint!r}")  # pragma: no cover - a schema bug
-
-
-_HINTS: dict[type, Mapping[str, Any]] = {}
-#: Per class, one generated function that checks every field (see _validator).
-_VALIDATORS: dict[type, Callable[[Any, str], None]] = {}
-
-
-def field_hints(cls: type) -> Mapping[str, Any]:
-    """Each dataclass field of ``cls`` and its resolved type (JSON and docs use it too)."""
-    hints = _HINTS.get(cls)
-    if hints is None:
-        resolved = get_type_hints(cls)
-        hints = _HINTS[cls] = {f.name: resolved[f.name] for f in dataclasses.fields(cls)}
-    return hints
-
-
-def _good(hint: Any, metadata: Mapping[str, Any], v: str, names: dict[str, Any]) -> str:
-    """A Python expression, true when ``v`` is plainly a good value for ``hint`` (the
-    common case, checked inline); anything else goes to the field's full checker, which
-    normalises (lists, ints for floats) or raises with the message."""
-    origin = get_origin(hint)
-    if origin in (Union, types.UnionType):
-        inner = next(a for a in get_args(hint) if a is not type(None))
-        return f"({v} is None or {_good(inner, metadata, v, names)})"
-    if origin is Literal:
-        names[f"L{len(names)}"] = frozenset(get_args(hint))
-        return f"(type({v}) is str and {v} in L{len(names) - 1})"
-    if origin is tuple:
-        item = _good(get_args(hint)[0], metadata, "x", names)
-        return f"(type({v}) is tuple and all({item} for x in {v}))"
-    if hint is str and metadata.get("choices"):
-        names[f"L{len(names)}"] = frozenset(metadata["choices"])
-        return f"(type({v}) is str and {v} in L{len(names) - 1})"
-    if hint is float:
-        return f"(type({v}) is float and {v} - {v} == 0.0)"  # finite: inf - inf is nan
-    if hint is datetime:
-        return f"(type({v}) is datetime and {v}.tzinfo is not None)"
-    names[f"T{len(names)}"] = hint
-    return f"(type({v}) is T{len(names) - 1})"
-
-
-def _validator(cls: type) -> Callable[[Any, str], None]:
-    """``check(record, label)`` for ``cls``, generated once from its type hints (a
-    record is built per SIP message, so its check runs inline, like dataclasses' own
-    generated ``__init__``)."""
-    check = _VALIDATORS.get(cls)
-    if check is not None:
-        return check
-    by_name = {f.name: f for f in dataclasses.fields(cls)}
-    names: dict[str, Any] = {"datetime": datetime, "slow": _slow}
-    lines = ["def check(self, label):"]
-    for name, hint in field_hints(cls).items():
-        names[f"C_{name}"] = _compile(hint, by_name[name].metadata)
-        good = _good(hint, by_name[name].metadata, "v", names)
-        lines += [f"    v = self.{name}",
-                  f"    if not {good}: slow(self, label, {name!r}, v, C_{name})"]
-    lines.append("    return None")
-    exec("\n".join(lines), names)  # noqa: S102 - the text is built above from type hints
-    generated: Callable[[Any, str], None] = names["check"]
-    _VALIDATORS[cls] = generated
-    return generated
-
-
-def _slow(value: Any, label: str, name: str, current: Any, check: Checker) -> None:
-    checked = check(f"{label}.{name}", current)
-    if checked is not current:
-        object.__setattr__(value, name, checked)
-
-
-def _validate(value: Any, label: str) -> None:
-    _validator(type(value))(value, label)
-
-
-#: Addresses already found well-formed (a connection's records all repeat its peer).
-_GOOD_PEERS: set[str] = set()
-_GOOD_PEERS_KEPT = 4096
-
-
-def _check_peer(where: str, peer: str) -> None:
-    if peer in _GOOD_PEERS:
-        return
-    if not _PEER.match(peer) or not 0 < int(peer.rpartition(":")[2]) < 65536:
-        raise RecordError(f"{where}: {peer!r} is not HOST:PORT ([IPv6]:PORT)")
-    if len(_GOOD_PEERS) >= _GOOD_PEERS_KEPT:
-        _GOOD_PEERS.clear()
-    _GOOD_PEERS.add(peer)
-
-
-def _check_range(where: str, value: int | None, low: int, high: int) -> None:
-    if value is not None and not low <= value <= high:
-        raise RecordError(f"{where}: {value} is not in {low}-{high}")
 
 
 # --- values carried inside records ------------------------------------------------------
@@ -268,7 +94,7 @@ class Served:
     dialback: bool = False
 
     def __post_init__(self) -> None:
-        _validate(self, "served")
+        validate(self, "served")
         try:
             dataclasses.replace(Expectation.parse(self.expectation), by=self.by)
         except ValueError as exc:
@@ -288,7 +114,7 @@ class Certificate:
     sha1: str | None = None
 
     def __post_init__(self) -> None:
-        _validate(self, "certificate")
+        validate(self, "certificate")
 
     @property
     def dns_names(self) -> tuple[str, ...]:
@@ -311,7 +137,7 @@ class Identity:
     healthcheck: bool = False
 
     def __post_init__(self) -> None:
-        _validate(self, "identity")
+        validate(self, "identity")
 
 
 # --- the records --------------------------------------------------------------------------
@@ -325,7 +151,7 @@ class Record:
     time: datetime
 
     def __post_init__(self) -> None:
-        _validate(self, self.kind)
+        validate(self, self.kind)
         self._check()
 
     def _check(self) -> None:
@@ -405,7 +231,7 @@ class HttpRefused(Record):
     what: str
 
     def _check(self) -> None:
-        _check_range("http-refused.status", self.status, 400, 499)
+        check_range("http-refused.status", self.status, 400, 499)
 
     @property
     def summary(self) -> str:
@@ -422,7 +248,7 @@ class HttpError(Record):
     what: str
 
     def _check(self) -> None:
-        _check_range("http-error.status", self.status, 500, 599)
+        check_range("http-error.status", self.status, 500, 599)
 
     @property
     def summary(self) -> str:
@@ -438,10 +264,10 @@ class ConnectionFact(Record):
     peer: str
 
     def __post_init__(self) -> None:
-        _validate(self, self.kind)
+        validate(self, self.kind)
         if self.connection < 1:
             raise RecordError(f"{self.kind}.connection: {self.connection} is not an id (1...)")
-        _check_peer(f"{self.kind}.peer", self.peer)
+        check_peer(f"{self.kind}.peer", self.peer)
         self._check()
 
 
@@ -541,9 +367,9 @@ class SipRequest(ConnectionFact):
         if (self.fate == "answered") != (self.status is not None):
             raise RecordError(f"sip-request.status: {self.status!r} does not fit fate "
                               f"{self.fate!r} (a status exactly when answered)")
-        _check_range("sip-request.status", self.status, 100, 699)
-        _check_range("sip-request.cseq", self.cseq, 0, 2**31 - 1)
-        _check_range("sip-request.contact_port", self.contact_port, 1, 65535)
+        check_range("sip-request.status", self.status, 100, 699)
+        check_range("sip-request.cseq", self.cseq, 0, 2**31 - 1)
+        check_range("sip-request.contact_port", self.contact_port, 1, 65535)
 
     @property
     def summary(self) -> str:
@@ -567,7 +393,7 @@ class DelayedAnswer(ConnectionFact):
     delay: float
 
     def _check(self) -> None:
-        _check_range("sip-answer.status", self.status, 100, 699)
+        check_range("sip-answer.status", self.status, 100, 699)
 
     @property
     def summary(self) -> str:
@@ -583,7 +409,7 @@ class StrayResponse(ConnectionFact):
     call_id: str | None = None
 
     def _check(self) -> None:
-        _check_range("sip-stray-response.status", self.status, 100, 699)
+        check_range("sip-stray-response.status", self.status, 100, 699)
 
     @property
     def summary(self) -> str:
@@ -615,7 +441,7 @@ class SipError(ConnectionFact):
     recoverable: bool = False
 
     def _check(self) -> None:
-        _check_range("sip-error.status_hint", self.status_hint, 400, 699)
+        check_range("sip-error.status_hint", self.status_hint, 400, 699)
 
     @property
     def summary(self) -> str:
@@ -676,7 +502,7 @@ class TcpConnected(ConnectionFact):
     local_port: int
 
     def _check(self) -> None:
-        _check_range("tcp-connected.local_port", self.local_port, 1, 65535)
+        check_range("tcp-connected.local_port", self.local_port, 1, 65535)
 
     @property
     def summary(self) -> str:
@@ -741,7 +567,7 @@ class OptionsAnswered(ConnectionFact):
     record_route: str | None = None
 
     def _check(self) -> None:
-        _check_range("options-answered.status", self.status, 100, 699)
+        check_range("options-answered.status", self.status, 100, 699)
         if self.final != (self.status >= 200):
             raise RecordError(f"options-answered.final: {self.final} does not fit status "
                               f"{self.status}")
