@@ -35,7 +35,7 @@ from fakepeer.report.schema import RecordError as RecordError
 from fakepeer.report.schema import check_peer, check_range, validate
 from fakepeer.report.schema import field_hints as field_hints
 from fakepeer.scenario.model import ALERT_NAMES, ALERT_SENDERS, Expectation
-from fakepeer.sip.admission import Finding
+from fakepeer.sip.admission import AnswerReason
 
 Sink = Callable[[Event], None]
 Clock = Callable[[], datetime]
@@ -66,9 +66,9 @@ Outcome = Literal["PASS", "FAIL", "OTHER-REASON", "INCOMPLETE", "CHECK"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 LimitName = Literal["idle_timeout", "max_connections"]
 
-#: A field whose strings must be TLS alert names, or responder findings.
+#: A field whose strings must be TLS alert names, or the responder's answer reasons.
 _ALERTS = {"choices": ALERT_NAMES, "what": "a TLS alert name"}
-_FINDINGS = {"choices": tuple(f.value for f in Finding), "what": "a responder finding"}
+_ANSWER_REASONS = {"choices": tuple(r.value for r in AnswerReason), "what": "an answer reason"}
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -360,7 +360,7 @@ class SipRequest(ConnectionFact):
     fate: SipFate = "answered"
     status: int | None = None
     reason: str = ""
-    finding: str | None = field(default=None, metadata=_FINDINGS)
+    answer_reason: str | None = field(default=None, metadata=_ANSWER_REASONS)
     explanation: str = ""
 
     def _check(self) -> None:
@@ -388,7 +388,7 @@ class DelayedAnswer(ConnectionFact):
     cseq: int | None = None
     status: int
     reason: str = ""
-    finding: str | None = field(default=None, metadata=_FINDINGS)
+    answer_reason: str | None = field(default=None, metadata=_ANSWER_REASONS)
     explanation: str = ""
     delay: float
 

@@ -65,8 +65,8 @@ REFUSAL_HINTS: Mapping[str, str] = MappingProxyType({
     "peer-closed-without-alert": SILENT_HINT,
 })
 
-#: fakepeer answered the SBC's OPTIONS with an error: by the responder's finding.
-FINDING_HINTS: Mapping[str, str] = MappingProxyType({
+#: fakepeer answered the SBC's OPTIONS with an error: by the responder's answer reason.
+ANSWER_REASON_HINTS: Mapping[str, str] = MappingProxyType({
     "contact-ip": "set the SBC FQDN in Contact, as in its certificate",
     "contact-missing": "send a Contact with the SBC's FQDN in every OPTIONS",
     "contact-not-sip": "use a sip: Contact URI with the SBC's FQDN (no sips:)",
@@ -96,7 +96,7 @@ def sentences(text: str) -> list[str]:
 
 def scenario_hint(expectation: Expectation, *words: str | None) -> str:
     """The first sentence of the scenario's ``reason`` or ``setup`` that names one of
-    ``words`` (an alert, a finding): the scenario's own advice for what was seen."""
+    ``words`` (an alert, an answer reason): the scenario's own advice for what was seen."""
     wanted = [w for w in words if w]
     for sentence in sentences(expectation.reason) + sentences(expectation.setup):
         if any(w in sentence for w in wanted):

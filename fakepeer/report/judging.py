@@ -210,7 +210,7 @@ def _established_accept(facts: ConnectionFacts, e: Expectation, now: datetime,
         return _options_answer(facts.last_options, e)
     if facts.sip_error is not None:
         return Decision("FAIL", f"the SBC sent malformed SIP: {facts.sip_error}",
-                        hints.FINDING_HINTS["malformed"])
+                        hints.ANSWER_REASON_HINTS["malformed"])
     if facts.delayed:  # a deliberately delayed answer is still to come
         if facts.closed is None:
             return None
@@ -245,7 +245,8 @@ def _established_accept(facts: ConnectionFacts, e: Expectation, now: datetime,
 def _options_answer(request: SipRequest, e: Expectation) -> Decision:
     status = request.status
     said = f"{status} {request.reason}".strip() if status is not None else ""
-    why = f" ({request.finding})" if request.finding and request.finding != "ok" else ""
+    reason = request.answer_reason
+    why = f" ({reason})" if reason and reason != "ok" else ""
     if e.reaction == "accept":
         if request.fate == "answered" and status is not None and 200 <= status < 300:
             return Decision("PASS", f"the SBC accepted the chain; OPTIONS answered {said}")
@@ -254,9 +255,9 @@ def _options_answer(request: SipRequest, e: Expectation) -> Decision:
                             " in a scenario that expects acceptance",
                             "serve a scenario whose SIP side answers")
         return Decision("FAIL", f"OPTIONS answered {said}{why}",
-                        hints.hint(e, hints.FINDING_HINTS.get(request.finding or "",
+                        hints.hint(e, hints.ANSWER_REASON_HINTS.get(request.answer_reason or "",
                                                               "check the SBC's OPTIONS"),
-                                   request.finding),
+                                   request.answer_reason),
                         request.explanation)
     # mark-down: TLS is accepted and the SIP exchange fails on purpose
     confirm = "confirm on the SBC that it marked this proxy down and moved on"
@@ -272,8 +273,8 @@ def _options_answer(request: SipRequest, e: Expectation) -> Decision:
                                                 setup_first=True))
     if e.sip_status is not None and status != e.sip_status:
         return Decision("OTHER-REASON", f"OPTIONS answered {said}{why}, not "
-                        f"{e.sip_status}", hints.FINDING_HINTS.get(
-                            request.finding or "", "check the SBC's OPTIONS"),
+                        f"{e.sip_status}", hints.ANSWER_REASON_HINTS.get(
+                            request.answer_reason or "", "check the SBC's OPTIONS"),
                         request.explanation)
     return Decision("CHECK", f"fakepeer answered {said}{why}", confirm, request.explanation)
 
@@ -387,7 +388,7 @@ def decide_outbound(facts: ConnectionFacts, expectation: Expectation, *, now: da
                         "check what the SBC logs for the cloud's OPTIONS")
     if facts.sip_error is not None:
         return Decision("FAIL", f"the SBC's answer was malformed: {facts.sip_error}",
-                        hints.FINDING_HINTS["malformed"])
+                        hints.ANSWER_REASON_HINTS["malformed"])
     closed = facts.closed
     if closed is not None:
         if facts.established is None:
@@ -451,7 +452,7 @@ def dashboard(facts: ConnectionFacts, now: datetime) -> tuple[str, str, str, str
         options, options_reason = "Active", ""
     else:
         status = f"{last.status} " if last.status is not None else ""
-        options, options_reason = "Error", f"{status}{last.finding or last.fate}"
+        options, options_reason = "Error", f"{status}{last.answer_reason or last.fate}"
     return tls, tls_reason, options, options_reason
 
 

@@ -349,8 +349,8 @@ class SessionJudge:
     def _answered(self, facts: ConnectionFacts, record: SipRequest) -> None:
         last = facts.last_options
         facts.answered(record)
-        if (last is None or facts.decision is None or (last.fate, last.status, last.finding)
-                != (record.fate, record.status, record.finding)):
+        if (last is None or facts.decision is None or (last.fate, last.status, last.answer_reason)
+                != (record.fate, record.status, record.answer_reason)):
             self._decide(facts, record.time)
 
     def _delayed_answer(self, record: DelayedAnswer) -> None:
@@ -361,7 +361,7 @@ class SessionJudge:
         self._answered(facts, SipRequest(
             time=record.time, connection=record.connection, peer=record.peer,
             method=record.method, uri="", call_id=record.call_id, cseq=record.cseq,
-            status=record.status, reason=record.reason, finding=record.finding,
+            status=record.status, reason=record.reason, answer_reason=record.answer_reason,
             explanation=record.explanation))
 
     def _sip_seen(self, record: StrayResponse | Keepalives) -> None:

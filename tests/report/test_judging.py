@@ -37,7 +37,7 @@ ACCEPT_CASES = [
     ("OPTIONS answered 200", established_then(lambda w: w.options()), None, "PASS",
      "OPTIONS answered 200 OK"),
     ("OPTIONS refused 403", established_then(lambda w: w.options(status=403,
-                                                                 finding="contact-ip")),
+                                                                 answer_reason="contact-ip")),
      None, "FAIL", "403 Forbidden (contact-ip)"),
     ("the SBC refused the chain", lambda w: [w.failed(alert="unknown_ca")], None, "FAIL",
      "refused a chain it should accept (unknown_ca)"),
@@ -145,11 +145,12 @@ def test_undecided_before_the_window():
 
 
 MARK_DOWN_CASES = [
-    ("mark-down:503", dict(status=503, finding="options-override"), "CHECK", "answered 503"),
+    ("mark-down:503", dict(status=503, answer_reason="options-override"), "CHECK", "answered 503"),
     ("mark-down:408", dict(status=None, fate="ignored"), "CHECK", "never answered"),
     ("mark-down", dict(status=None, fate="reset"), "CHECK", "reset the connection"),
-    ("mark-down", dict(status=403, finding="contact-ip"), "CHECK", "403 Forbidden (contact-ip)"),
-    ("mark-down:503", dict(status=403, finding="contact-ip"), "OTHER-REASON", "not 503"),
+    ("mark-down", dict(status=403, answer_reason="contact-ip"), "CHECK",
+     "403 Forbidden (contact-ip)"),
+    ("mark-down:503", dict(status=403, answer_reason="contact-ip"), "OTHER-REASON", "not 503"),
     ("mark-down", dict(status=200), "INCOMPLETE", "mark-down was not exercised"),
 ]
 
@@ -209,7 +210,7 @@ LINE_CASES = [
     ("reject:certificate_expired", lambda w: [w.failed(alert="unknown_ca")]),
     ("accept", established_then(lambda w: w.closed(0.5))),
     ("reject:certificate_expired", established_then(lambda w: w.options())),
-    ("accept", established_then(lambda w: w.options(status=403, finding="contact-ip"))),
+    ("accept", established_then(lambda w: w.options(status=403, answer_reason="contact-ip"))),
     ("mark-down:408", established_then(lambda w: w.options(status=None, fate="ignored"))),
 ]
 
@@ -235,7 +236,8 @@ def test_a_window_elapsed_verdict_is_timed_at_the_window():
 
 def _delayed_answer(wire, t):
     return ev.DelayedAnswer(time=wire.at(t), connection=wire.connection, peer=wire.peer,
-                            method="OPTIONS", status=200, reason="OK", finding="ok", delay=t - 1)
+                            method="OPTIONS", status=200, reason="OK", answer_reason="ok",
+                            delay=t - 1)
 
 
 @pytest.mark.parametrize(("more", "until", "outcome"), [

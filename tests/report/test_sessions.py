@@ -67,7 +67,7 @@ def test_failure_after_success_updates_and_says_what_changed():
     """A later refusal on the same connection turns the session's verdict to FAIL."""
     wire = Wire()
     _, verdicts = run([serving(), wire.accepted(), wire.established(), wire.options(1.0),
-                       wire.options(6.0, status=403, finding="contact-ip", cseq=2),
+                       wire.options(6.0, status=403, answer_reason="contact-ip", cseq=2),
                        wire.options(11.0, cseq=3)])
     assert [v.outcome for v in verdicts] == ["PASS", "FAIL", "PASS"]
     assert verdicts[1].previous == "PASS"
@@ -230,7 +230,7 @@ def test_without_certificate_the_contact_names_the_session():
     b = Wire(connection=2, peer="10.0.0.6:40002")
     _, verdicts = run([serving(), a.accepted(), a.established(certificate=None), a.options(),
                        b.accepted(), b.established(certificate=None),
-                       b.options(status=403, finding="contact-ip")])
+                       b.options(status=403, answer_reason="contact-ip")])
     assert [(v.session, v.identity.contact) for v in verdicts] == [(1, SBC_NAME), (1, SBC_NAME)]
     assert verdicts[1].identity.addresses == ("10.0.0.5", "10.0.0.6")
 
@@ -338,7 +338,7 @@ FACTS = ["established", "options-200", "options-403", "keepalive", "closed-sbc",
 def _fact(wire: Wire, name: str, t: float):
     return {"established": lambda: wire.established(t),
             "options-200": lambda: wire.options(t),
-            "options-403": lambda: wire.options(t, status=403, finding="contact-ip"),
+            "options-403": lambda: wire.options(t, status=403, answer_reason="contact-ip"),
             "keepalive": lambda: wire.keepalives(t),
             "closed-sbc": lambda: wire.closed(t),
             "closed-fakepeer": lambda: wire.closed(t, by="fakepeer"),
@@ -373,8 +373,8 @@ def test_no_pass_without_the_fact_that_earns_it(expect, facts, until):
 
 
 @pytest.mark.parametrize(("expect", "answer", "outcome"), [
-    ("mark-down:503", {"status": 503, "finding": "options-override"}, "CHECK"),
-    ("accept", {"status": 403, "finding": "contact-ip"}, "FAIL"),
+    ("mark-down:503", {"status": 503, "answer_reason": "options-override"}, "CHECK"),
+    ("accept", {"status": 403, "answer_reason": "contact-ip"}, "FAIL"),
 ])
 def test_no_dial_back_is_awaited_without_a_200(expect, answer, outcome):
     """fakepeer dials back only after a 200 OK: without one the verdict is not held."""

@@ -71,7 +71,7 @@ class Wire:
                             detail=f"{who} sent {alert or 'no alert'}", served=self.served,
                             certificate=certificate)
 
-    def options(self, t: float = 1.0, status: int | None = 200, *, finding: str | None = "ok",
+    def options(self, t: float = 1.0, status: int | None = 200, *, answer_reason: str | None = "ok",
                 fate: ev.SipFate = "answered", contact: str | None = SBC_NAME,
                 user_agent: str | None = "Kamailio (5.6.3 (x86_64/linux))",
                 cseq: int = 1) -> ev.SipRequest:
@@ -82,7 +82,7 @@ class Wire:
             from_uri=f"sip:{SBC_NAME}:5061", contact=f"<sip:{contact}:5061;transport=tls>"
             if contact else None, contact_host=contact, contact_port=5061 if contact else None,
             user_agent=user_agent, fate=fate, status=status if fate == "answered" else None,
-            reason=reason, finding=finding if fate == "answered" else None)
+            reason=reason, answer_reason=answer_reason if fate == "answered" else None)
 
     def keepalives(self, t: float = 1.0, count: int = 1) -> ev.Keepalives:
         return ev.Keepalives(**self._base(t), direction=self.direction, count=count)
