@@ -64,7 +64,9 @@ ServingCause = Literal["start", "timeline", "switch", "reload", "jump"]
 Outcome = Literal["PASS", "FAIL", "OTHER-REASON", "INCOMPLETE", "CHECK"]
 """The outcome set; ``docs/verdicts.md`` says what each one means."""
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
-LimitName = Literal["idle_timeout", "max_connections"]
+LimitName = Literal["idle_timeout", "head_deadline", "body_deadline", "max_connections"]
+"""``idle_timeout``: no bytes for that long; ``head_deadline``/``body_deadline``: a SIP
+message's head or body not complete in time; ``max_connections``: the connection cap."""
 
 #: A field whose strings must be TLS alert names, or the responder's answer reasons.
 _ALERTS = {"choices": ALERT_NAMES, "what": "a TLS alert name"}
@@ -455,10 +457,13 @@ class LimitReached(ConnectionFact):
     direction: Direction = "inbound"
     limit: LimitName
     seconds: float
+    buffered: int | None = None
 
     @property
     def summary(self) -> str:
-        return f"{self.limit} after {self.seconds:g} s: closing"
+        part = (f" ({self.buffered} bytes of the message received)"
+                if self.buffered is not None else "")
+        return f"{self.limit} after {self.seconds:g} s{part}: closing"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -397,9 +397,16 @@ class SessionJudge:
 
     def _limit(self, record: LimitReached) -> None:
         facts = self._facts(record)
-        if facts is not None and record.limit == "idle_timeout":
+        if facts is None:
+            return
+        if record.limit == "idle_timeout":
             facts.idle_limit = record.seconds
-            self._decide(facts, record.time)
+        elif record.limit in ("head_deadline", "body_deadline"):
+            facts.sip_seen = True  # it started a message: it is talking SIP
+            if facts.sip_error is None:
+                part = record.limit.partition("_")[0]
+                facts.sip_error = f"a message {part} not complete within {record.seconds:g} s"
+        self._decide(facts, record.time)
 
     def _dialback(self, record: Dialback) -> None:
         inbound = self._facts(record)

@@ -54,6 +54,10 @@ ACCEPT_CASES = [
     ("fakepeer's idle limit first", established_then(lambda w: w.idle(3.1, 3.0),
                                                      lambda w: w.closed(3.1, by="fakepeer")),
      None, "FAIL", "no SIP within 3 s"),
+    ("a message head never completed", established_then(
+        lambda w: ev.LimitReached(time=w.at(5.1), connection=1, peer=w.peer,
+                                  limit="head_deadline", seconds=5.0, buffered=120)),
+     None, "FAIL", "the SBC sent malformed SIP: a message head not complete within 5 s"),
     ("keep-alives only", established_then(lambda w: w.keepalives(1.0, 3)), 31.0, "FAIL",
      "no OPTIONS"),
     ("fakepeer shut down early", established_then(lambda w: w.closed(
