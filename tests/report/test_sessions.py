@@ -8,7 +8,7 @@ import tracemalloc
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakepeer.report import events as ev
@@ -306,7 +306,7 @@ def _script(wire: Wire, kind: str, certificate: ev.Certificate):
 EXPECTED = {"pass": "PASS", "refused": "FAIL", "silent": "FAIL"}
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kinds=st.lists(st.sampled_from(["pass", "refused", "silent", "port"]), min_size=1,
                       max_size=6),
        order=st.randoms(use_true_random=False))
@@ -347,7 +347,7 @@ def _fact(wire: Wire, name: str, t: float):
             "idle": lambda: wire.idle(t, 3.0)}[name]()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expect=st.sampled_from(["accept", "reject:certificate_expired", "mark-down:503"]),
        facts=st.lists(st.sampled_from(FACTS), max_size=8),
        until=st.none() | st.floats(0, 100))
