@@ -134,6 +134,8 @@ class Pki:
                 self._keys[key_id] = key
             else:
                 missing[key_id] = spec
+        if missing:
+            self.store.ensure_writable()  # fail before the slow part, not after it
         for key_id, key in generate_many(missing).items():
             self.store.save_key(key_id, key)
             self._keys[key_id] = key
@@ -236,11 +238,10 @@ class Pki:
 
     def load_stored(self, cert_id: str) -> x509.Certificate | None:
         """A stored certificate by id, without generating anything (for ``certs list``)."""
-        meta_key = None
-        try:
-            meta = json.loads(self.store.meta_path(cert_id).read_text())
-            meta_key = self.store.load_key(meta["key"])
-        except (FileNotFoundError, KeyError, ValueError):
-            pass
+        meta = self.store.load_meta(cert_id)
+        if meta is None:
+            return None
+        key_id = meta.get("key")
+        meta_key = self.store.load_key(key_id) if isinstance(key_id, str) else None
         stored = self.store.load_certificate(cert_id, meta_key)
         return stored.certificate if stored else None

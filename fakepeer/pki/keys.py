@@ -112,9 +112,12 @@ def public_keys_equal(a: PublicKeyTypes, b: PublicKeyTypes) -> bool:
     )
 
 
-def hash_algorithm(name: str) -> hashes.HashAlgorithm:
+SignatureHash = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+
+
+def hash_algorithm(name: str) -> SignatureHash:
     """``sha256``/``sha384``/``sha512``; SHA-1 is produced elsewhere (see ``sha1.py``)."""
-    table: dict[str, hashes.HashAlgorithm] = {
+    table: dict[str, SignatureHash] = {
         "sha256": hashes.SHA256(),
         "sha384": hashes.SHA384(),
         "sha512": hashes.SHA512(),

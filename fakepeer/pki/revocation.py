@@ -29,11 +29,8 @@ class Revocations:
         return f"revoked/{ca_id}.json"
 
     def revoked_serials(self, ca_id: str) -> dict[int, str]:
-        path = self.pki.store.certs_dir / self._path(ca_id)
-        try:
-            return {int(k): v for k, v in json.loads(path.read_text()).items()}
-        except FileNotFoundError:
-            return {}
+        data = self.pki.store.load_blob(self._path(ca_id))
+        return {int(k): v for k, v in json.loads(data).items()} if data is not None else {}
 
     def revoke(self, ca_id: str, certificate: x509.Certificate) -> None:
         with self.pki.store.locked():

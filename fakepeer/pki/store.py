@@ -7,9 +7,15 @@ Layout::
     certs/<variant>/<cert-id>.pem    certificates ("lab", "real-names", "...-real-dates")
     certs/<variant>/<cert-id>.json   what the certificate was made from (written last)
 
-Every write goes to a temporary file in the same folder and is renamed into place, so a
-generation killed at any moment leaves either the old file or the new one. A certificate
+The store and its folders are mode 0700 and keys 0600 whatever the umask. Every write goes
+to a temporary file in the same folder and is renamed into place, so a generation killed
+at any moment leaves either the old file or the new one; the temporary files such a kill
+leaves behind are removed by the next process that takes the lock where it may write. A certificate
 counts only once its ``.json`` exists and describes it; anything else is regenerated.
+
+Nothing is written while the store has what is asked for: a complete store serves from a
+read-only file system or a folder the user may only read. ``read_only=True`` goes further:
+what is missing is made in memory only, for looks that must leave no trace.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from fakepeer.errors import StoreError
+from fakepeer.pki.files import (
+    PRIVATE_FILE,
+    PRIVATE_FOLDER,
+    PUBLIC_FILE,
+    atomic_write,
+    explain_os_error,
+    is_folder,
+    make_folder,
+    remove_leftovers,
+)
 from fakepeer.pki.keys import PrivateKey, load_private_key_pem, private_key_pem, public_keys_equal
 
 STORE_README = """\
@@ -47,26 +62,40 @@ class StoredCertificate:
 
 
 class CertStore:
-    """Reads and writes the store; knows files, not hierarchies."""
+    """Reads and writes the store; knows files, not hierarchies.
 
-    def __init__(self, root: Path, variant: str) -> None:
+    With ``read_only`` the store never writes: not a key, not a certificate, not the lock
+    file. What a caller saves is kept in memory for the life of this object, so a
+    hierarchy can still be completed for a look (``scenarios show``) or from a store on
+    read-only media.
+    """
+
+    def __init__(self, root: Path, variant: str, *, read_only: bool = False) -> None:
         self.root = root
         self.variant = variant
+        self.read_only = read_only
         self.keys_dir = root / "keys"
         self.certs_dir = root / variant
         self._lock_depth = 0
         self._lock_file: int | None = None
+        self._lock_writable = False
+        self._write_refusal: str | None = None
+        self._prepared = False
+        self._cleaned = False
+        self._memory: dict[Path, bytes] = {}  # read_only: what would have been written
 
     # -- locking -----------------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the store's lock, so two fakepeer processes never generate the same file
-        at once (the second waits, then finds everything made)."""
+        at once (the second waits, then finds everything made). Taking it writes nothing
+        but the lock file, and not even that where the store cannot be written."""
         if self._lock_depth == 0:
-            self._prepare()
-            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._lock_file = fd
+            self._lock_file = self._open_lock()
+            if self._lock_file is not None:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+                if self._lock_writable and not self._cleaned:
+                    self._remove_leftovers()
         self._lock_depth += 1
         try:
             yield
@@ -76,16 +105,114 @@ class CertStore:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
                 os.close(self._lock_file)
                 self._lock_file = None
+                self._lock_writable = False
 
-    def _prepare(self) -> None:
+    def _open_lock(self) -> int | None:
+        """The lock file, opened for writing where possible, else for reading (flock works
+        on either); None where there is none to open: nobody can be writing there. Why
+        it could not be opened for writing is kept, and told only if a write is needed."""
+        self._check_root()
+        lock = self.root / ".lock"
+        flags = os.O_CLOEXEC | os.O_NOFOLLOW
+        if not self.read_only:
+            missing = not self.root.exists()
+            try:
+                make_folder(self.root, PRIVATE_FOLDER)  # none yet: everything is missing
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | flags, PRIVATE_FILE)
+            except OSError as exc:
+                doing = "create the certificate store" if missing else "write into the store"
+                if missing and self.root.absolute().parent == Path.cwd():
+                    doing += " (by default ./certs, in the current folder)"
+                self._write_refusal = self._explain(exc, doing, self.root if missing else lock)
+            else:
+                self._lock_writable = True
+                self._write_refusal = None
+                return fd
+        try:
+            return os.open(lock, os.O_RDONLY | flags)
+        except OSError:
+            return None
+
+    def _remove_leftovers(self) -> None:
+        """Under the exclusive lock no other fakepeer is writing here: a temporary file in
+        the store is what a killed run left behind. Removed once per process."""
+        folders = [self.root, self.keys_dir, self.certs_dir]
+        with contextlib.suppress(OSError):
+            folders += [Path(e.path) for e in os.scandir(self.certs_dir) if e.is_dir()]
+        for folder in folders:
+            remove_leftovers(folder)
+        self._cleaned = True
+
+    def _check_root(self) -> None:
         if self.root.exists() and not self.root.is_dir():
-            raise StoreError(f"{self.root}: the certificate store path is a file, not a folder")
-        for folder in (self.root, self.keys_dir, self.certs_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        self.keys_dir.chmod(0o700)
+            raise StoreError(f"{self.root}: the certificate store path is a file, not a folder. "
+                             "Move the file away, or use another store with --certs DIR.")
+
+    def ensure_writable(self) -> None:
+        """Make sure what is missing can be saved, before the work of making it: one
+        clear error now instead of seconds of key generation and then the same error."""
+        if not self.read_only:
+            with self.locked():
+                self._prepare_for_writing()
+
+    def _prepare_for_writing(self) -> None:
+        """Folders, README and the leftovers of killed runs: done once, on the first write
+        (a complete store is never touched)."""
+        if self._prepared:
+            return
+        if not self._lock_writable:
+            raise StoreError(self._write_refusal or f"{self.root}: cannot write into the store")
+        for folder in (self.keys_dir, self.certs_dir):
+            self._make_folder(folder, f"create the folder {folder.name}/")
+        with contextlib.suppress(OSError):
+            # keys/ made by an older fakepeer under a lax umask: keys stay the owner's.
+            info = self.keys_dir.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+                self.keys_dir.chmod(PRIVATE_FOLDER)
         readme = self.root / "README.md"
         if not readme.exists():
-            _atomic_write(readme, STORE_README.encode(), 0o644)
+            self._atomic_write(readme, STORE_README.encode(), PUBLIC_FILE, "write README.md")
+        self._prepared = True
+
+    def _make_folder(self, folder: Path, doing: str) -> None:
+        try:
+            make_folder(folder, PRIVATE_FOLDER)
+        except OSError as exc:
+            raise StoreError(self._explain(exc, doing)) from None
+
+    # -- reading and writing -----------------------------------------------------------
+    def _read(self, path: Path, what: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist (yet)."""
+        if path in self._memory:
+            return self._memory[path]
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(self._explain(exc, f"read {what}", path)) from None
+
+    def _write(self, path: Path, data: bytes, mode: int, what: str) -> None:
+        if self.read_only:
+            self._memory[path] = data
+            return
+        with self.locked():
+            self._prepare_for_writing()
+            if not is_folder(path.parent):
+                self._make_folder(path.parent, f"create the folder {path.parent.name}/")
+            self._atomic_write(path, data, mode, f"write {what}")
+
+    def _atomic_write(self, path: Path, data: bytes, mode: int, doing: str) -> None:
+        try:
+            atomic_write(path, data, mode)
+        except OSError as exc:
+            raise StoreError(self._explain(exc, doing, path)) from None
+
+    def _explain(self, exc: OSError, doing: str, path: Path | None = None) -> str:
+        writing = doing.startswith(("write", "create", "take"))
+        return explain_os_error(
+            exc, doing, path, elsewhere="use another store with --certs DIR (or FAKEPEER_CERTS)",
+            writing=writing)
 
     # -- keys --------------------------------------------------------------------------
     def key_path(self, key_id: str) -> Path:
@@ -93,9 +220,8 @@ class CertStore:
 
     def load_key(self, key_id: str) -> PrivateKey | None:
         path = self.key_path(key_id)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        data = self._read(path, "the private key")
+        if data is None:
             return None
         try:
             return load_private_key_pem(data)
@@ -105,7 +231,7 @@ class CertStore:
             ) from None
 
     def save_key(self, key_id: str, key: PrivateKey) -> None:
-        _atomic_write(self.key_path(key_id), private_key_pem(key), 0o600)
+        self._write(self.key_path(key_id), private_key_pem(key), PRIVATE_FILE, "the private key")
 
     # -- certificates ------------------------------------------------------------------
     def cert_path(self, cert_id: str) -> Path:
@@ -114,27 +240,33 @@ class CertStore:
     def meta_path(self, cert_id: str) -> Path:
         return self.certs_dir / f"{cert_id}.json"
 
-    def load_certificate(self, cert_id: str, key: PrivateKey | None) -> StoredCertificate | None:
-        """The stored certificate, or None when it was never completed (regenerate it).
-
-        Raises StoreError when a completed entry is damaged or does not belong to its key.
-        """
-        cert_path, meta_path = self.cert_path(cert_id), self.meta_path(cert_id)
-        try:
-            meta_text = meta_path.read_text()
-        except FileNotFoundError:
+    def load_meta(self, cert_id: str) -> dict[str, Any] | None:
+        """What a certificate was made from, or None when it was never completed."""
+        meta_path = self.meta_path(cert_id)
+        text = self._read(meta_path, "the certificate's description")
+        if text is None:
             return None
         try:
-            meta = json.loads(meta_text)
+            meta = json.loads(text)
             if not isinstance(meta, dict):
                 raise ValueError("not a JSON object")
         except ValueError as exc:
             raise StoreError(
                 f"{meta_path}: damaged ({exc}). {self._regenerate_hint(meta_path)}"
             ) from None
-        try:
-            data = cert_path.read_bytes()
-        except FileNotFoundError:
+        return meta
+
+    def load_certificate(self, cert_id: str, key: PrivateKey | None) -> StoredCertificate | None:
+        """The stored certificate, or None when it was never completed (regenerate it).
+
+        Raises StoreError when a completed entry is damaged or does not belong to its key.
+        """
+        cert_path, meta_path = self.cert_path(cert_id), self.meta_path(cert_id)
+        meta = self.load_meta(cert_id)
+        if meta is None:
+            return None
+        data = self._read(cert_path, "the certificate")
+        if data is None:
             return None
         try:
             certificate = x509.load_pem_x509_certificate(data)
@@ -159,20 +291,32 @@ class CertStore:
     def save_certificate(self, cert_id: str, certificate: x509.Certificate,
                          meta: dict[str, Any]) -> None:
         meta = {**meta, "id": cert_id, "sha256": certificate.fingerprint(_SHA256).hex()}
-        _atomic_write(self.cert_path(cert_id),
-                      certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+        self._write(self.cert_path(cert_id),
+                    certificate.public_bytes(serialization.Encoding.PEM), PUBLIC_FILE,
+                    "the certificate")
         # Written last: a certificate without its description is never trusted.
-        _atomic_write(self.meta_path(cert_id), json.dumps(meta, indent=1).encode(), 0o644)
+        self._write(self.meta_path(cert_id), json.dumps(meta, indent=1).encode(), PUBLIC_FILE,
+                    "the certificate's description")
 
     def stored_ids(self) -> list[str]:
-        if not self.certs_dir.is_dir():
-            return []
-        return sorted(p.stem for p in self.certs_dir.glob("*.json"))
+        in_memory = {p.stem for p in self._memory if p.parent == self.certs_dir
+                     and p.suffix == ".json"}
+        try:
+            on_disk = {Path(e.name).stem for e in os.scandir(self.certs_dir)
+                       if e.name.endswith(".json")}
+        except FileNotFoundError:
+            on_disk = set()
+        except OSError as exc:
+            raise StoreError(self._explain(exc, "list the certificates", self.certs_dir)) from None
+        return sorted(on_disk | in_memory)
+
+    # -- other files -------------------------------------------------------------------
+    def load_blob(self, relative: str) -> bytes | None:
+        return self._read(self.certs_dir / relative, relative)
 
     def save_blob(self, relative: str, data: bytes) -> Path:
         path = self.certs_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, data, 0o644)
+        self._write(path, data, PUBLIC_FILE, relative)
         return path
 
     def _regenerate_hint(self, path: Path) -> str:
@@ -181,19 +325,3 @@ class CertStore:
 
 
 _SHA256 = hashes.SHA256()
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp).unlink()
-        raise

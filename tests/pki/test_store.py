@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -12,7 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from fakepeer.errors import StoreError
+from fakepeer.pki.authority import IssueOptions
+from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.situation import Situation, build_situation
+from fakepeer.pki.store import CertStore
 from tests.conftest import make_pki
 
 
@@ -116,3 +120,58 @@ def test_two_processes_on_one_store_agree(tmp_path):
     assert outputs[0] == outputs[1]
     served = build_situation(make_pki(root), Situation(era="microsoft-2026"))
     assert served.trust_anchors[0].fingerprint(SHA256()).hex() == outputs[0]
+
+
+# -- leftovers and a store that must not be written ------------------------------------------
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(store_copy):
+    """fakepeer's own temporary names (.<file>.<8 chars>.tmp) go at the next run; a user's
+    files that only look similar stay."""
+    ours = [store_copy / ".README.md.x1y2z3ab.tmp",
+            store_copy / "keys" / ".digicert-global-root-g2.key.pem.abc_1234.tmp",
+            store_copy / "lab" / ".digicert-global-root-g2.pem.qq9rr8ss.tmp",
+            store_copy / "lab" / "revoked" / ".x.json.aaaabbbb.tmp"]
+    theirs = [store_copy / "lab" / "notes.tmp", store_copy / "lab" / ".draft.ABCDEFGH.tmp",
+              store_copy / "keys" / ".backup.tmp"]
+    for path in ours + theirs:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("left over")
+    make_pki(store_copy).certificate("digicert-global-root-g2")
+    assert [p for p in ours if p.exists()] == []
+    assert all(p.exists() for p in theirs)
+
+
+def test_the_non_writing_mode_makes_what_is_missing_in_memory_only(store_copy, tmp_path):
+    """read_only=True: a missing certificate is made (the chain verifies), nothing on disk
+    changes, no lock file is created; an absent store is not even created."""
+    (store_copy / "lab" / "digicert-global-root-g2.json").unlink()
+    (store_copy / ".lock").unlink()
+    before = {p: p.stat().st_mtime_ns for p in store_copy.rglob("*")}
+    issue = IssueOptions()
+    pki = Pki(CertStore(store_copy, issue.variant, read_only=True), issue)
+    served = build_situation(pki, Situation(era="microsoft-2023"))
+    served.extra[0].verify_directly_issued_by(served.trust_anchors[0])
+    assert "digicert-global-root-g2" in pki.generated
+    assert {p: p.stat().st_mtime_ns for p in store_copy.rglob("*")} == before
+
+    nowhere = tmp_path / "never-made"
+    pki = Pki(CertStore(nowhere, issue.variant, read_only=True), issue)
+    build_situation(pki, Situation(era="genesys"))
+    assert not nowhere.exists()
+    assert "digicert-global-root-g2" in pki.store.stored_ids()
+
+
+def test_a_fresh_store_is_private_whatever_the_umask(tmp_path):
+    """Under umask 000 the store and its folders are 0700, keys 0600, certificates 0644."""
+    old = os.umask(0)
+    try:
+        build_situation(make_pki(tmp_path / "certs"), Situation(era="genesys"))
+    finally:
+        os.umask(old)
+    root = tmp_path / "certs"
+    for folder in (root, root / "keys", root / "lab"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (root / "keys").iterdir()} == {0o600}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (root / "lab").glob("*.pem")} == {0o644}
+    assert stat.S_IMODE((root / ".lock").stat().st_mode) == 0o600
