@@ -1,15 +1,17 @@
 """Mirrored hierarchies on top of the store: make what is asked, reuse what exists.
 
 ``Pki`` resolves certificate ids (``ca``, ``ca@issuer``, ``ca!expired``) to certificates,
-generating missing keys in parallel first and then signing top-down. It is the one place
-that decides whether a stored certificate still fits what was asked.
+taking missing keys from the store's pool or generating them in parallel, and signing each
+CA as soon as its key and its issuer are there. It is the one place that decides whether
+a stored certificate still fits what was asked.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -24,11 +26,22 @@ from fakepeer.pki.authority import (
     build_leaf_certificate,
     ca_subject,
 )
-from fakepeer.pki.keys import KeySpec, PrivateKey, generate_many
-from fakepeer.pki.model import CaSpec, CertificateId, LeafProfile
+from fakepeer.pki.keys import (
+    KeySpec,
+    PrivateKey,
+    generate_keys,
+    generation_cost,
+    usable_cores,
+)
+from fakepeer.pki.model import DEFAULT_LEAF_KEY, CaSpec, CertificateId, LeafProfile
 from fakepeer.pki.store import CertStore
 
 IMPOSTOR_PREFIX = "impostor-"
+#: Spare leaf-type keys a cold generation makes on a core that would otherwise wait for the
+#: last slow CA key; the leaves that follow take them from the pool instead of waiting.
+SPARE_LEAF_KEYS = 4
+#: Key generation worth a progress line: about half a second or more (an RSA 3072 key).
+_WORTH_TELLING = generation_cost(KeySpec("RSA", 3072))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +77,18 @@ class Pki:
     """Every mirrored CA of ``mirrors.CAS`` (plus impostors), materialised in a store."""
 
     def __init__(self, store: CertStore, options: IssueOptions,
-                 cas: dict[str, CaSpec] | None = None) -> None:
+                 cas: dict[str, CaSpec] | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.options = options
         self.cas = dict(cas or mirrors.CAS)
         self._keys: dict[str, PrivateKey] = {}
         self._certs: dict[str, IssuedCertificate] = {}
         self.generated: list[str] = []  # ids made (not reused) by this object, for progress
+        self.keys_generated = 0  # keys made by this object (not reused, not from the pool)
+        self.keys_from_pool = 0
+        #: Told one line before slow work (key generation), so a user is never left waiting.
+        self.progress: Callable[[str], None] = progress or (lambda line: None)
 
     # -- specs -------------------------------------------------------------------------
     def spec(self, ca_id: str) -> CaSpec:
@@ -125,32 +143,99 @@ class Pki:
     # -- keys --------------------------------------------------------------------------
     def ensure_keys(self, wanted: dict[str, KeySpec]) -> dict[str, PrivateKey]:
         """Load or make every key in ``wanted`` (missing ones in parallel)."""
+        self._make_keys(wanted)
+        return {key_id: self._keys[key_id] for key_id in wanted}
+
+    def _make_keys(self, wanted: Mapping[str, KeySpec],
+                   on_ready: Callable[[], None] = lambda: None) -> None:
+        """Stored keys first, then spare keys from the pool, then generation; ``on_ready``
+        runs each time keys become available, so the caller can use them at once."""
         missing: dict[str, KeySpec] = {}
         for key_id, spec in wanted.items():
             if key_id in self._keys:
                 continue
             key = self.store.load_key(key_id)
-            if key is not None and spec.matches(key):
-                self._keys[key_id] = key
-            else:
+            if key is None or not spec.matches(key):
                 missing[key_id] = spec
+            else:
+                self._keys[key_id] = key
         if missing:
             self.store.ensure_writable()  # fail before the slow part, not after it
-        for key_id, key in generate_many(missing).items():
+        pooled = 0
+        for key_id, spec in list(missing.items()):
+            key = self.store.take_from_pool(key_id, spec)
+            if key is not None:
+                self._keys[key_id] = key
+                pooled += 1
+                del missing[key_id]
+        self.keys_from_pool += pooled
+        on_ready()
+        if not missing:
+            return
+        if sum(generation_cost(spec) for spec in missing.values()) >= _WORTH_TELLING:
+            self.progress(_describe_generation(missing, pooled))
+        spares = 0
+        if len(missing) > 1 and not self.store.read_only:
+            spares = max(0, SPARE_LEAF_KEYS - self.store.pool_counts()[DEFAULT_LEAF_KEY])
+
+        def arrived(key_id: str, key: PrivateKey) -> None:
             self.store.save_key(key_id, key)
             self._keys[key_id] = key
-        return {key_id: self._keys[key_id] for key_id in wanted}
+            self.keys_generated += 1
+            on_ready()
+
+        generate_keys(missing, arrived, spare=DEFAULT_LEAF_KEY, spares=spares,
+                      on_spare=self.store.add_to_pool)
+
+    def pool_plan(self, cert_ids: Iterable[str],
+                  leaf_keys: Iterable[KeySpec] = ()) -> collections.Counter[KeySpec]:
+        """The keys a fresh generation of ``cert_ids`` (and leaves of ``leaf_keys``) would
+        make: one per CA of their hierarchies, one per leaf key."""
+        plan = self.closure(cert_ids)
+        specs = collections.Counter(self.spec(ca).key for ca in dict.fromkeys(c.ca for c in plan))
+        specs.update(leaf_keys)
+        return specs
+
+    def fill_pool(self, wanted: collections.Counter[KeySpec]) -> int:
+        """Make spare keys until the pool holds ``wanted``; returns how many were made.
+
+        The store is not locked while keys are generated (only while each is saved), so
+        a running ``serve`` is not held up."""
+        have = self.store.pool_counts()
+        deficit = {f"spare-{spec.algorithm}{spec.size}-{n}": spec
+                   for spec, count in wanted.items() for n in range(count - have[spec])}
+        if deficit:
+            self.store.ensure_writable()
+            self.progress(_describe_generation(deficit, 0))
+            generate_keys(deficit, lambda _name, key: self.store.add_to_pool(key))
+        return len(deficit)
 
     # -- CA certificates -------------------------------------------------------------------
     def certificates(self, cert_ids: Iterable[str]) -> list[IssuedCertificate]:
-        """The certificates for ``cert_ids`` (and everything above them), made if needed."""
+        """The certificates for ``cert_ids`` (and everything above them), made if needed:
+        each CA is signed as soon as its key and its issuer's are there, while the other
+        keys are still being generated."""
         ids = list(cert_ids)
         with self.store.locked():
             plan = self.closure(ids)
-            self.ensure_keys({cid.ca: self.spec(cid.ca).key for cid in plan})
-            for cid in plan:
-                self._ensure_ca(cid)
+            waiting = list(plan)
+
+            def sign_ready() -> None:
+                for cid in list(waiting):
+                    if self._signable(cid):
+                        self._ensure_ca(cid)
+                        waiting.remove(cid)
+
+            self._make_keys({cid.ca: self.spec(cid.ca).key for cid in plan}, sign_ready)
+            sign_ready()
         return [self._certs[str(CertificateId.parse(i))] for i in ids]
+
+    def _signable(self, cid: CertificateId) -> bool:
+        """Are the keys of ``cid`` and of every CA above it available?"""
+        if cid.ca not in self._keys:
+            return False
+        issuer = self.issuer_of(cid)
+        return issuer is None or self._signable(CertificateId(issuer))
 
     def certificate(self, cert_id: str) -> IssuedCertificate:
         return self.certificates([cert_id])[0]
@@ -245,3 +330,14 @@ class Pki:
         meta_key = self.store.load_key(key_id) if isinstance(key_id, str) else None
         stored = self.store.load_certificate(cert_id, meta_key)
         return stored.certificate if stored else None
+
+
+def _describe_generation(specs: Mapping[str, KeySpec], from_pool: int) -> str:
+    """``generating 11 keys (6 RSA 4096, 5 EC P-384) on 2 cores``: the slow step, named."""
+    counts = collections.Counter(specs.values())
+    kinds = ", ".join(f"{n} {spec}" for spec, n in sorted(
+        counts.items(), key=lambda item: (item[0].algorithm != "RSA", -item[0].size)))
+    cores = min(len(specs), usable_cores())
+    pooled = f"; {from_pool} taken from the key pool" if from_pool else ""
+    return (f"generating {len(specs)} key{'s' if len(specs) > 1 else ''} ({kinds}) "
+            f"on {cores} core{'s' if cores > 1 else ''}{pooled}")

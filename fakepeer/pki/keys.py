@@ -1,10 +1,10 @@
-"""Key types, key generation (in parallel) and the checks the store needs."""
+"""Key types, key generation (in parallel, slowest first) and the checks the store needs."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,19 +71,85 @@ def key_spec_of(key: PublicKeyTypes | CertificateIssuerPrivateKeyTypes) -> KeySp
     return None
 
 
+def spec_of(key: PrivateKey) -> KeySpec:
+    """The type of a key fakepeer made (always RSA or EC)."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return KeySpec("RSA", key.key_size)
+    return KeySpec("EC", key.curve.key_size)
+
+
+# -- generation ----------------------------------------------------------------------------
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on: a container or ``taskset`` may allow fewer than
+    the machine has, and one core must work as well as many."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def generation_cost(spec: KeySpec) -> float:
+    """Rough generation time in RSA 1024 units: RSA grows with about the 4th power of the
+    size (RSA 4096 about a second here, RSA 2048 about 0.1 s); EC keys are instant."""
+    return (spec.size / 1024) ** 4 if spec.algorithm == "RSA" else 0.0
+
+
+def slowest_first(specs: Mapping[str, KeySpec]) -> list[str]:
+    return sorted(specs, key=lambda name: -generation_cost(specs[name]))
+
+
+def generate_keys(specs: Mapping[str, KeySpec], on_ready: Callable[[str, PrivateKey], object],
+                  *, workers: int | None = None, spare: KeySpec | None = None,
+                  spares: int = 0, on_spare: Callable[[PrivateKey], object] | None = None,
+                  ) -> None:
+    """Generate ``specs`` on worker threads, slowest first, calling ``on_ready`` in the
+    caller's thread as each key arrives, so that the caller signs with one key while the
+    others are still being searched for.
+
+    Threads, not processes: OpenSSL releases the GIL during the prime search (two threads
+    make two RSA 4096 keys in the time of one here), and threads need no start-up,
+    pickling or fork-safety care. At the end one worker would idle while the last slow key
+    finishes: up to ``spares`` keys of type ``spare`` are made then, and handed to
+    ``on_spare`` (the store's pool), so the idle core does work a later step needs.
+    """
+    if not specs:
+        return
+    workers = workers or min(len(specs) + spares, usable_cores())
+    queue = slowest_first(specs)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keygen") as pool:
+        wanted: dict[Future[PrivateKey], str] = {}
+        extra: set[Future[PrivateKey]] = set()
+        while queue or wanted:
+            while queue and len(wanted) + len(extra) < workers:
+                name = queue.pop(0)
+                wanted[pool.submit(specs[name].generate)] = name
+            while (spare is not None and on_spare is not None and spares > 0 and wanted
+                   and not queue and len(wanted) + len(extra) < workers):
+                extra.add(pool.submit(spare.generate))
+                spares -= 1
+            done, _ = wait([*wanted, *extra], return_when=FIRST_COMPLETED)
+            for future in done:
+                if future in extra:
+                    extra.discard(future)
+                    if on_spare is not None:
+                        on_spare(future.result())
+                else:
+                    on_ready(wanted.pop(future), future.result())
+        for future in extra:  # started while a wanted key was still being made
+            if on_spare is not None:
+                on_spare(future.result())
+
+
 def generate_many(
     specs: Mapping[str, KeySpec], workers: int | None = None
 ) -> dict[str, PrivateKey]:
-    """Generate keys concurrently: OpenSSL releases the GIL while it searches for primes,
-    and RSA-4096 generation dominates a cold start (about a second per key here)."""
-    if not specs:
-        return {}
-    workers = workers or max(1, min(len(specs), os.cpu_count() or 1))
-    # Largest first, so the slowest keys do not start last.
-    order = sorted(specs, key=lambda n: -specs[n].size if specs[n].algorithm == "RSA" else 0)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keygen") as pool:
-        futures = {name: pool.submit(specs[name].generate) for name in order}
-        return {name: future.result() for name, future in futures.items()}
+    """Generate keys concurrently (see :func:`generate_keys`); RSA 4096 generation
+    dominates a cold start (about a second per key here)."""
+    made: dict[str, PrivateKey] = {}
+    generate_keys(specs, made.__setitem__, workers=workers)
+    return {name: made[name] for name in specs}
 
 
 def private_key_pem(key: PrivateKey) -> bytes:

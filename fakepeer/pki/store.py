@@ -4,6 +4,7 @@ Layout::
 
     certs/.lock                      held while a process reads or generates
     certs/keys/<key-id>.key.pem      private keys, mode 0600, shared by every variant
+    certs/pool/<type>-<n>.key.pem    spare keys made ahead of time (``fakepeer certs pool``)
     certs/<variant>/<cert-id>.pem    certificates ("lab", "real-names", "...-real-dates")
     certs/<variant>/<cert-id>.json   what the certificate was made from (written last)
 
@@ -20,10 +21,12 @@ what is missing is made in memory only, for looks that must leave no trace.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,14 +46,22 @@ from fakepeer.pki.files import (
     make_folder,
     remove_leftovers,
 )
-from fakepeer.pki.keys import PrivateKey, load_private_key_pem, private_key_pem, public_keys_equal
+from fakepeer.pki.keys import (
+    KeySpec,
+    PrivateKey,
+    load_private_key_pem,
+    private_key_pem,
+    public_keys_equal,
+    spec_of,
+)
 
 STORE_README = """\
 # certs/
 
 fakepeer's certificate store: throwaway keys and certificates made by `fakepeer certs
 generate` and `fakepeer serve`. Nothing here is a real CA. Delete a file (or the whole
-folder) and the next run regenerates what it needs.
+folder) and the next run regenerates what it needs. `pool/` holds spare keys made ahead
+of time by `fakepeer certs pool`; a generation takes keys from it before making new ones.
 """
 
 
@@ -75,6 +86,7 @@ class CertStore:
         self.variant = variant
         self.read_only = read_only
         self.keys_dir = root / "keys"
+        self.pool_dir = root / "pool"
         self.certs_dir = root / variant
         self._lock_depth = 0
         self._lock_file: int | None = None
@@ -136,7 +148,7 @@ class CertStore:
     def _remove_leftovers(self) -> None:
         """Under the exclusive lock no other fakepeer is writing here: a temporary file in
         the store is what a killed run left behind. Removed once per process."""
-        folders = [self.root, self.keys_dir, self.certs_dir]
+        folders = [self.root, self.keys_dir, self.pool_dir, self.certs_dir]
         with contextlib.suppress(OSError):
             folders += [Path(e.path) for e in os.scandir(self.certs_dir) if e.is_dir()]
         for folder in folders:
@@ -233,6 +245,57 @@ class CertStore:
     def save_key(self, key_id: str, key: PrivateKey) -> None:
         self._write(self.key_path(key_id), private_key_pem(key), PRIVATE_FILE, "the private key")
 
+    # -- the key pool ------------------------------------------------------------------
+    def pool_counts(self) -> collections.Counter[KeySpec]:
+        """How many spare keys of each type the pool holds."""
+        counts: collections.Counter[KeySpec] = collections.Counter()
+        for path in self._pool_files():
+            spec = _pool_spec(path)
+            if spec is not None:
+                counts[spec] += 1
+        return counts
+
+    def add_to_pool(self, key: PrivateKey) -> Path:
+        """Keep ``key`` as a spare for a later generation."""
+        path = self.pool_dir / f"{_pool_tag(spec_of(key))}-{secrets.token_hex(6)}.key.pem"
+        self._write(path, private_key_pem(key), PRIVATE_FILE, "a spare key")
+        return path
+
+    def take_from_pool(self, key_id: str, spec: KeySpec) -> PrivateKey | None:
+        """Move a spare key of type ``spec`` into place as ``key_id`` (a rename: a key is
+        either still spare or already assigned, even if the process dies in between)."""
+        if self.read_only:
+            return None  # taking one is a write
+        for path in self._pool_files():
+            if _pool_spec(path) != spec:
+                continue
+            data = self._read(path, "a spare key")
+            if data is None:
+                continue
+            try:
+                key = load_private_key_pem(data)
+            except (ValueError, TypeError):
+                continue  # not one of ours; leave it alone
+            if not spec.matches(key):
+                continue
+            with self.locked():
+                self._prepare_for_writing()
+                try:
+                    path.replace(self.key_path(key_id))
+                except FileNotFoundError:
+                    continue  # another process took it first
+                except OSError as exc:
+                    raise StoreError(self._explain(exc, "take a spare key", path)) from None
+            return key
+        return None
+
+    def _pool_files(self) -> list[Path]:
+        try:
+            names = [e.name for e in os.scandir(self.pool_dir) if e.name.endswith(".key.pem")]
+        except OSError:
+            return []  # no pool (or none this user may read): keys are generated instead
+        return [self.pool_dir / name for name in sorted(names)]
+
     # -- certificates ------------------------------------------------------------------
     def cert_path(self, cert_id: str) -> Path:
         return self.certs_dir / f"{cert_id}.pem"
@@ -325,3 +388,20 @@ class CertStore:
 
 
 _SHA256 = hashes.SHA256()
+
+
+def _pool_tag(spec: KeySpec) -> str:
+    """``rsa4096``, ``ec384``: the start of a spare key's file name."""
+    return f"{spec.algorithm.lower()}{spec.size}"
+
+
+def _pool_spec(path: Path) -> KeySpec | None:
+    tag = path.name.partition("-")[0]
+    for algorithm in ("RSA", "EC"):
+        rest = tag.removeprefix(algorithm.lower())
+        if rest != tag and rest.isdigit():
+            try:
+                return KeySpec(algorithm, int(rest))
+            except ValueError:
+                return None
+    return None

@@ -28,12 +28,19 @@ def _openssl(*args: str) -> str:
 
 
 def test_generate_prints_a_line_per_hierarchy_then_reuses(tmp_path):
-    """generate reports progress per era; the second run makes nothing."""
+    """generate says what it does as it goes: the slow key generation is announced before
+    it starts (kinds and cores), then one line for the CAs and one per era; the second run
+    makes nothing."""
     store = tmp_path / "certs"
     status, out, _ = run(["certs", "generate", "--era", "microsoft-2023", "--certs",
                           str(store)], tmp_path)
     assert status == ExitStatus.SUCCESS
     assert "microsoft-2023:" in out and "certificates made" in out
+    lines = out.splitlines()
+    announce = next(i for i, line in enumerate(lines) if "generating" in line)
+    assert "RSA 4096" in lines[announce] and " core" in lines[announce]
+    assert announce < next(i for i, line in enumerate(lines) if "CAs:" in line) \
+        < next(i for i, line in enumerate(lines) if "microsoft-2023:" in line)
     status, out, _ = run(["certs", "generate", "--era", "microsoft-2023", "--certs",
                           str(store)], tmp_path)
     assert "done: 0 certificates made" in out

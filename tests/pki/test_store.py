@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from fakepeer.errors import StoreError
 from fakepeer.pki.authority import IssueOptions
 from fakepeer.pki.hierarchy import Pki
+from fakepeer.pki.keys import KeySpec
 from fakepeer.pki.situation import Situation, build_situation
 from fakepeer.pki.store import CertStore
 from tests.conftest import make_pki
@@ -120,6 +122,71 @@ def test_two_processes_on_one_store_agree(tmp_path):
     assert outputs[0] == outputs[1]
     served = build_situation(make_pki(root), Situation(era="microsoft-2026"))
     assert served.trust_anchors[0].fingerprint(SHA256()).hex() == outputs[0]
+
+
+# -- the key pool ----------------------------------------------------------------------
+
+
+def _fill(root: Path, count: int) -> list[bytes]:
+    """``count`` spare RSA 2048 keys in a new store's pool; their PEM bytes."""
+    store = make_pki(root).store
+    for _ in range(count):
+        store.add_to_pool(KeySpec("RSA", 2048).generate())
+    return [p.read_bytes() for p in sorted((root / "pool").iterdir())]
+
+
+def test_a_generation_takes_keys_from_the_pool_before_making_any(tmp_path):
+    """A missing key is a spare key moved into place (0600), not a new one."""
+    root = tmp_path / "certs"
+    spares = _fill(root, 2)
+    pki = make_pki(root)
+    pki.certificate("digicert-global-root-g2")
+    assert (pki.keys_generated, pki.keys_from_pool) == (0, 1)
+    key_file = root / "keys" / "digicert-global-root-g2.key.pem"
+    assert key_file.read_bytes() in spares
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(list((root / "pool").iterdir())) == 1
+    assert make_pki(root).store.pool_counts() == {KeySpec("RSA", 2048): 1}
+
+
+def test_two_processes_never_take_the_same_spare_key(tmp_path):
+    """Two concurrent generations drawing on one pool: every key in the store differs."""
+    root = tmp_path / "certs"
+    spares = set(_fill(root, 4))
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from fakepeer.pki.situation import Situation, build_situation
+        from tests.conftest import make_pki
+        build_situation(make_pki(Path({str(root)!r})), Situation(era="genesys"))
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    keys = [p.read_bytes() for p in (root / "keys").iterdir()]
+    assert len(keys) == len(set(keys)) >= 3
+    left = {p.read_bytes() for p in (root / "pool").iterdir()}
+    assert len(set(keys) & spares) + len(left) == len(spares)  # none used twice, none lost
+
+
+def test_one_core_is_enough(tmp_path):
+    """Pinned to one CPU, key generation runs one key at a time and still completes."""
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        pytest.skip("taskset (util-linux) is needed to pin a process to one CPU")
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from fakepeer.pki.keys import usable_cores
+        from fakepeer.pki.situation import Situation, build_situation
+        from tests.conftest import make_pki
+        pki = make_pki(Path({str(tmp_path / "certs")!r}))
+        served = build_situation(pki, Situation(era="genesys"))
+        served.leaf.verify_directly_issued_by(served.extra[0])
+        print(usable_cores(), pki.keys_generated)
+    """)
+    done = subprocess.run([taskset, "-c", "0", sys.executable, "-c", script], text=True,
+                          capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    cores, generated = map(int, done.stdout.split())
+    assert cores == 1 and generated >= 3
 
 
 # -- leftovers and a store that must not be written ------------------------------------------

@@ -1,8 +1,9 @@
-"""``fakepeer certs``: generate, list, show, export and issue-sbc."""
+"""``fakepeer certs``: generate, pool, list, show, export and issue-sbc."""
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 from pathlib import Path
 
@@ -13,26 +14,36 @@ from fakepeer.cli.options import add_store_options, open_pki
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError, PkiError
 from fakepeer.pki import catalogue, export, mirrors
+from fakepeer.pki.files import PRIVATE_FILE, mode_text
 from fakepeer.pki.hierarchy import Pki
-from fakepeer.pki.keys import private_key_pem
+from fakepeer.pki.keys import KeySpec, private_key_pem
 from fakepeer.pki.situation import Situation, build_situation, sbc_chain
 
 FORMATS = ("pem", "der", "p12", "cisco", "audiocodes")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("certs", help="generate, list, show and export certificates",
                             description="The mirrored throwaway PKI and its store.")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     gen = actions.add_parser("generate", help="make the CAs and leaves of one or more eras")
-    gen.add_argument("--era", action="append", choices=list(mirrors.ERAS),
-                     help="an era to make (repeatable; default: all)")
-    gen.add_argument("--all-issuers", action="store_true",
-                     help="also the sibling issuing CAs (Azure 04/07/08, OCSP 04, ...)")
+    _add_era_options(gen)
     gen.add_argument("--defects", action="store_true",
                      help="also a leaf for every defect of each era")
     gen.set_defaults(runner=_generate)
+
+    pool = actions.add_parser(
+        "pool", help="make spare keys ahead of time, so a later cold generation only signs",
+        description="Fill the store's key pool (certs/pool/, keys 0600) with spare keys of "
+                    "the types the eras' CAs and leaves use. A generation takes keys from the "
+                    "pool before it makes new ones, so after this a cold start (a new "
+                    "hierarchy in this store) costs signing only. Safe to run while fakepeer "
+                    "serves from the same store.")
+    _add_era_options(pool)
+    pool.add_argument("--sets", type=_positive, default=1, metavar="N",
+                      help="keep enough spare keys for N fresh generations (default 1)")
+    pool.set_defaults(runner=_pool)
 
     lst = actions.add_parser("list", help="what the store holds, with thumbprints")
     lst.add_argument("--json", action="store_true", help="one JSON object per certificate")
@@ -63,12 +74,31 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="folder for <fqdn>.pem, .key.pem, .chain.pem and .p12 (default .)")
     sbc.set_defaults(runner=_issue_sbc)
 
-    for p in (gen, lst, show, exp, sbc):
+    for p in (gen, pool, lst, show, exp, sbc):
         add_store_options(p)
 
 
+def _add_era_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--era", action="append", choices=list(mirrors.ERAS),
+                        help="an era to make (repeatable; default: all)")
+    parser.add_argument("--all-issuers", action="store_true",
+                        help="also the sibling issuing CAs (Azure 04/07/08, OCSP 04, ...)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def _pki(args: argparse.Namespace, env: Environment) -> Pki:
-    return open_pki(args, env.variables, env.cwd)
+    pki = open_pki(args, env.variables, env.cwd)
+    pki.progress = lambda line: env.say("  " + line)
+    return pki
 
 
 def _generate(args: argparse.Namespace, env: Environment) -> ExitStatus:
@@ -77,8 +107,32 @@ def _generate(args: argparse.Namespace, env: Environment) -> ExitStatus:
     env.say(f"store {pki.store.root} ({pki.options.variant})")
     catalogue.generate(pki, eras, all_issuers=args.all_issuers, with_defects=args.defects,
                        progress=lambda line: env.say("  " + line))
-    env.say(f"done: {len(pki.generated)} certificates made, the rest reused")
+    keys = f"{pki.keys_generated} keys generated"
+    if pki.keys_from_pool:
+        keys += f", {pki.keys_from_pool} taken from the key pool"
+    env.say(f"done: {len(pki.generated)} certificates made, the rest reused ({keys})")
     return ExitStatus.SUCCESS
+
+
+def _pool(args: argparse.Namespace, env: Environment) -> ExitStatus:
+    pki = _pki(args, env)
+    eras = args.era or list(mirrors.ERAS)
+    ca_ids = catalogue.era_certificate_ids(eras, args.all_issuers) + [r.id for r in mirrors.ROOTS]
+    leaves = {mirrors.ERAS[era].leaf.id: mirrors.ERAS[era].leaf.key for era in eras}
+    one_set = pki.pool_plan(ca_ids, leaves.values())
+    wanted = collections.Counter({spec: count * args.sets for spec, count in one_set.items()})
+    have = pki.store.pool_counts()
+    env.say(f"key pool {pki.store.pool_dir}: {have.total()} spare keys, "
+            f"{wanted.total()} wanted ({_kinds(wanted)})")
+    made = pki.fill_pool(wanted)
+    env.say(f"done: {made} keys made; the pool holds {pki.store.pool_counts().total()} "
+            f"(each {mode_text(PRIVATE_FILE)}), and generations take from it first")
+    return ExitStatus.SUCCESS
+
+
+def _kinds(counts: collections.Counter[KeySpec]) -> str:
+    ordered = sorted(counts.items(), key=lambda item: (item[0].algorithm != "RSA", -item[0].size))
+    return ", ".join(f"{count} {spec}" for spec, count in ordered)
 
 
 def _row(cert_id: str, certificate: x509.Certificate) -> dict[str, str]:
