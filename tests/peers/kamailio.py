@@ -119,14 +119,15 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
              ciphers: str = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
                             "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256",
              children: int = 2, debug: int = 1, ping: str | None = None,
-             fqdn: str = "sbc.lab.example", server_ca_pem: bytes | None = None
-             ) -> Iterator[Kamailio]:
+             fqdn: str = "sbc.lab.example", server_ca_pem: bytes | None = None,
+             ca_setting: tuple[str, Path] | None = None) -> Iterator[Kamailio]:
     """Run Kamailio on an ephemeral 127.0.0.1 port until the block ends.
 
     With ``ping`` (``host:port``) it also acts as an SBC's dispatcher: it pings that
     address with OPTIONS over TLS every second, presenting ``chain_pem`` as its client
     certificate with ``fqdn`` in Contact, and (given ``server_ca_pem``) verifying the
-    server's chain against it.
+    server's chain against it. ``ca_setting`` (``("ca_list", file)`` or ``("ca_path",
+    folder)``) points the server's trust at files of the caller's, as exported.
     """
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
@@ -138,13 +139,15 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
     if ca_pem is not None:
         (folder / "ca.pem").write_bytes(ca_pem)
         ca_line = f"ca_list = {folder}/ca.pem"
+    if ca_setting is not None:
+        ca_line = f"{ca_setting[0]} = {ca_setting[1]}"
     port = free_port()
     client_ca_line = ""
     if server_ca_pem is not None:
         (folder / "server-ca.pem").write_bytes(server_ca_pem)
         client_ca_line = f"ca_list = {folder}/server-ca.pem"
     (folder / "tls.cfg").write_text(_TLS.format(
-        method=method, verify="yes" if ca_pem is not None else "no",
+        method=method, verify="yes" if ca_line else "no",
         require="yes" if require_certificate else "no", folder=folder, ca_line=ca_line,
         ciphers=ciphers, client_verify="yes" if server_ca_pem is not None else "no",
         client_ca_line=client_ca_line))

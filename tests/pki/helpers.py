@@ -1,14 +1,31 @@
-"""``openssl verify`` as a real verifier, on files written to disk."""
+"""``openssl`` as a real verifier and reader, on files written to disk; the CLI in-process."""
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from fakepeer.cli.environment import Environment
+from fakepeer.cli.main import main
+from fakepeer.cli.status import ExitStatus
 from fakepeer.pki import export
 from fakepeer.pki.chain import ServedChain
+
+
+def run(args: list[str], cwd: Path,
+        variables: dict[str, str] | None = None) -> tuple[ExitStatus, str, str]:
+    """``fakepeer ARGS`` in-process, in ``cwd``: exit status, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    status = main(args, Environment(stdout=out, stderr=err, variables=variables or {}, cwd=cwd))
+    return status, out.getvalue(), err.getvalue()
+
+
+def openssl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=check,
+                          timeout=30)
 
 
 @dataclass

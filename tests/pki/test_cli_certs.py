@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import stat
 import subprocess
@@ -10,21 +9,13 @@ from pathlib import Path
 
 from cryptography import x509
 
-from fakepeer.cli.environment import Environment
-from fakepeer.cli.main import main
 from fakepeer.cli.status import ExitStatus
 from fakepeer.pki.export import cisco_trustpoint
-
-
-def run(args: list[str], cwd: Path) -> tuple[ExitStatus, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = main(args, Environment(stdout=out, stderr=err, variables={}, cwd=cwd))
-    return status, out.getvalue(), err.getvalue()
+from tests.pki.helpers import openssl, run
 
 
 def _openssl(*args: str) -> str:
-    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=True,
-                          timeout=30).stdout
+    return openssl(*args).stdout
 
 
 def test_generate_prints_a_line_per_hierarchy_then_reuses(tmp_path):
@@ -72,7 +63,7 @@ def test_show_prints_the_chain_depth_by_depth(session_store, tmp_path):
 def test_export_roots_folder_has_working_hash_links(session_store, tmp_path):
     """A folder export is a CApath openssl verify can use (hash links resolve)."""
     out_dir = tmp_path / "roots"
-    status, _, _ = run(["certs", "export", "--roots", "microsoft-2026", "--out", str(out_dir),
+    status, _, _ = run(["certs", "export", "--roots", "microsoft-2026", "--out", f"{out_dir}/",
                         "--certs", str(session_store)], tmp_path)
     assert status == ExitStatus.SUCCESS
     assert len(list(out_dir.glob("*.pem"))) == 7
@@ -115,7 +106,7 @@ def test_cisco_snippet_warns_on_a_quit_line():
     real = x509.load_pem_x509_certificate(
         Path("/etc/ssl/certs/DigiCert_TLS_RSA4096_Root_G5.pem").read_bytes())
     snippet, warnings = cisco_trustpoint("digicert-g5", real)
-    assert snippet.startswith("crypto pki trustpoint digicert-g5\n")
+    assert "\ncrypto pki trustpoint digicert-g5\n" in snippet
     assert snippet.rstrip().endswith("quit")
     assert len(warnings) == 1 and "line 29" in warnings[0] and "TFTP/SCP" in warnings[0]
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
@@ -14,12 +16,26 @@ from fakepeer.cli.options import add_store_options, open_pki
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError, PkiError
 from fakepeer.pki import catalogue, export, mirrors
-from fakepeer.pki.files import PRIVATE_FILE, mode_text
+from fakepeer.pki.files import (
+    PRIVATE_FILE,
+    PRIVATE_FOLDER,
+    PUBLIC_FILE,
+    atomic_write,
+    explain_os_error,
+    make_folder,
+    mode_text,
+)
 from fakepeer.pki.hierarchy import Pki
-from fakepeer.pki.keys import KeySpec, private_key_pem
+from fakepeer.pki.keys import KeySpec, PrivateKey, private_key_pem
 from fakepeer.pki.situation import Situation, build_situation, sbc_chain
 
-FORMATS = ("pem", "der", "p12", "cisco", "audiocodes")
+FORMATS = ("pem", "der", "p7b", "p12", "cisco", "audiocodes")
+#: A folder of exported certificates only: anyone may read it, nobody else may change it.
+PUBLIC_FOLDER = 0o755
+
+_PKCS12_PROTECTION_HELP = (
+    "password for the PKCS#12 (AES-256); TEXT, env:VARIABLE or file:PATH "
+    "(the last two keep it out of the process list). Default: none")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,15 +69,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.add_argument("id", help="a certificate id from `certs list`, or an era id")
     show.set_defaults(runner=_show)
 
-    exp = actions.add_parser("export", help="export a certificate or an era's roots")
+    exp = actions.add_parser(
+        "export", help="export a certificate or an era's roots",
+        description="Write certificates in the form a device imports. --out PATH ending in "
+                    "'/' (or an existing folder) is a folder, anything else one file.")
     target = exp.add_mutually_exclusive_group(required=True)
     target.add_argument("id", nargs="?", help="a certificate id (with its chain and key for p12)")
     target.add_argument("--roots", nargs="+", metavar="ERA",
                         help="the roots an SBC must trust for these eras ('all' for every "
                              "mirrored root)")
-    exp.add_argument("--format", choices=FORMATS, default="pem")
-    exp.add_argument("--out", type=Path, help="a file, or a folder (gets <hash>.0 links)")
-    exp.add_argument("--password", default=None, help="PKCS#12 password (default: none)")
+    exp.add_argument("--format", choices=FORMATS, default="pem",
+                     help="pem: one bundle file (a Kamailio/OpenSIPS ca_list), or in a folder "
+                          "one file per certificate with OpenSSL hash links (a ca_path); "
+                          "der: one certificate per file; p7b: PKCS#7, several in one binary "
+                          "file; p12: PKCS#12; cisco: IOS trustpoint snippets; audiocodes: "
+                          "the trusted-roots bundle (default: pem)")
+    exp.add_argument("--out", metavar="PATH",
+                     help="a file, or a folder when PATH ends in '/' or is one; default: "
+                          "standard output (text formats)")
+    exp.add_argument("--password", default=None, metavar="TEXT", help=_PKCS12_PROTECTION_HELP)
     exp.set_defaults(runner=_export)
 
     sbc = actions.add_parser("issue-sbc", help="a lab SBC certificate for mutual TLS")
@@ -69,9 +95,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sbc.add_argument("--issuer", choices=list(mirrors.SBC_ISSUERS), default="digicert-g2",
                      help="the mirrored CA to issue under ('untrusted': one no cloud trusts)")
     sbc.add_argument("--eku", choices=["server-client", "server", "client"],
-                     default="server-client")
+                     default="server-client", help="the extended key usages (default both)")
     sbc.add_argument("--out", type=Path, default=None,
-                     help="folder for <fqdn>.pem, .key.pem, .chain.pem and .p12 (default .)")
+                     help="folder for <fqdn>.pem, .key.pem, .chain.pem, .root.pem and .p12 "
+                          "(default: the current folder; a new one is made 0700)")
+    sbc.add_argument("--password", default=None, metavar="TEXT", help=_PKCS12_PROTECTION_HELP)
     sbc.set_defaults(runner=_issue_sbc)
 
     for p in (gen, pool, lst, show, exp, sbc):
@@ -172,17 +200,21 @@ def _list(args: argparse.Namespace, env: Environment) -> ExitStatus:
 
 def _chain_of(pki: Pki, cert_id: str) -> list[x509.Certificate]:
     """A stored certificate and its issuers up to the self-signed one, leaf first."""
-    chain, seen, current = [], set(), cert_id
+    chain: list[x509.Certificate] = []
+    seen: set[str] = set()
+    current: str | None = cert_id
     while current and current not in seen:
         seen.add(current)
         certificate = pki.load_stored(current)
-        if certificate is None:
+        meta = pki.store.load_meta(current)
+        if certificate is None or meta is None:
             if not chain:
                 raise PkiError(f"no certificate {current!r} in {pki.store.certs_dir}; "
                                "see `fakepeer certs list`")
             break
         chain.append(certificate)
-        current = json.loads(pki.store.meta_path(current).read_text()).get("issuer")
+        issuer = meta.get("issuer")
+        current = issuer if isinstance(issuer, str) else None
     return chain
 
 
@@ -213,87 +245,246 @@ def _roots_for(pki: Pki, eras: list[str]) -> list[tuple[str, x509.Certificate]]:
     return [(c.id, c.certificate) for c in pki.certificates(ids)]
 
 
+# -- writing what the user asked for -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Destination:
+    """Where an export goes: the path as the user wrote it decides file or folder."""
+
+    path: Path | None  # None: standard output
+    folder: bool
+    shown: str  # the path as the user wrote it, for messages
+
+
+def _destination(text: str | None, cwd: Path) -> _Destination:
+    if text is None or text == "-":
+        return _Destination(None, False, "standard output")
+    path = Path(text).expanduser()
+    path = path if path.is_absolute() else cwd / path
+    asks_folder = text.endswith("/")
+    if asks_folder and path.exists() and not path.is_dir():
+        file = text.rstrip("/")
+        raise ConfigError(f"--out {text}: the trailing '/' asks for a folder, but {file} is a "
+                          f"file. Remove it, or write --out {file} to replace the file with one "
+                          "bundle.")
+    return _Destination(path, asks_folder or path.is_dir(), text)
+
+
+class _Writer:
+    """Writes export files whole (temporary file, then rename) with modes that do not depend
+    on the umask, and tells the user each file and its mode, one line each."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    def folder(self, path: Path, mode: int) -> None:
+        try:
+            if make_folder(path, mode):
+                self.env.say(f"made  {mode_text(mode)} {self.shown(path)}/")
+        except OSError as exc:
+            raise ConfigError(self._explain(exc, "create the folder", path)) from None
+
+    def file(self, path: Path, data: bytes, mode: int, what: str) -> None:
+        self.folder(path.parent, PUBLIC_FOLDER)
+        try:
+            atomic_write(path, data, mode)
+        except OSError as exc:
+            raise ConfigError(self._explain(exc, f"write the {what}", path)) from None
+        self.tell(export.Written(path, mode, what))
+
+    def tell(self, written: export.Written) -> None:
+        if written.mode is None:
+            self.env.say(f"link       {self.shown(written.path)} -> "
+                         f"{written.what.removeprefix('link to ')}")
+        else:
+            private = " (owner only)" if written.mode == PRIVATE_FILE else ""
+            self.env.say(f"wrote {mode_text(written.mode)} {self.shown(written.path)}: "
+                         f"{written.what}{private}")
+
+    def shown(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.env.cwd))
+        except ValueError:
+            return str(path)
+
+    def _explain(self, exc: OSError, doing: str, path: Path) -> str:
+        return explain_os_error(exc, doing, path, elsewhere="choose another --out",
+                                writing=True)
+
+
+def _password(text: str | None, env: Environment) -> bytes | None:
+    """``--password``: the text itself, ``env:NAME``, ``file:PATH`` (first line) or
+    ``pass:TEXT`` (a password that itself starts with ``env:`` or ``file:``)."""
+    if not text:
+        return None
+    kind, colon, rest = text.partition(":")
+    if colon and kind == "env":
+        if rest not in env.variables:
+            raise ConfigError(f"--password env:{rest}: the variable {rest} is not set. Export "
+                              "it first, or give the password another way.")
+        value = env.variables[rest]
+    elif colon and kind == "file":
+        path = Path(rest).expanduser()
+        try:
+            lines = (path if path.is_absolute() else env.cwd / path).read_text().splitlines()
+        except OSError as exc:
+            raise ConfigError(explain_os_error(exc, "read the password file", path)) from None
+        value = lines[0] if lines else ""
+    elif colon and kind == "pass":
+        value = rest
+    else:
+        value = text
+    if not value:
+        raise ConfigError("--password: the password is empty. Leave --password out for a "
+                          "PKCS#12 without one.")
+    return value.encode()
+
+
+def _say_p12(env: Environment, shown: str, password: bytes | None) -> None:
+    if password:
+        env.say(f"  {shown} is encrypted (AES-256): the SBC asks for the same password when "
+                "it imports it.")
+    else:
+        env.warn(f"note: {shown} is not encrypted (empty password): whoever can read the file "
+                 "has the key. Import it leaving the password empty (SBC certificate pages "
+                 "accept that for PKCS#12/PFX), or make an encrypted one with --password.")
+
+
 def _export(args: argparse.Namespace, env: Environment) -> ExitStatus:
     pki = _pki(args, env)
+    key: PrivateKey | None = None
+    chain: list[x509.Certificate] = []
     if args.roots:
         items = _roots_for(pki, args.roots)
-        key = None
+        bundle = "trusted-roots"
     else:
         chain = _chain_of(pki, args.id)
         items = [(args.id, chain[0])]
-        meta = json.loads(pki.store.meta_path(args.id).read_text())
-        key = pki.store.load_key(meta["key"])
+        meta: dict[str, Any] = pki.store.load_meta(args.id) or {}
+        key = pki.store.load_key(meta["key"]) if isinstance(meta.get("key"), str) else None
+        bundle = args.id
     names = [n for n, _ in items]
     certs = [c for _, c in items]
+    out = _destination(args.out, env.cwd)
+    writer = _Writer(env)
     fmt = args.format
-    if fmt == "cisco":
-        for name, certificate in items:
-            snippet, warnings = export.cisco_trustpoint(name[:60], certificate)
-            for warning in warnings:
-                env.warn(f"warning: {name}: {warning}")
-            _emit(env, args.out, f"{name}.ios.txt", snippet.encode(), len(items) > 1)
+    if out.path is None:
+        if fmt in ("der", "p7b", "p12"):
+            raise ConfigError(f"--format {fmt} is binary: give --out FILE (or --out FOLDER/)")
+        text = {"pem": export.pem_bundle, "audiocodes": export.audiocodes_bundle}.get(fmt)
+        data = text(certs, names) if text else _cisco(env, items).encode()
+        env.stdout.write(data.decode())
+        env.stdout.flush()
         return ExitStatus.SUCCESS
-    if fmt == "audiocodes":
-        _emit(env, args.out, "trusted-roots.pem", export.audiocodes_bundle(certs, names), False)
-        return ExitStatus.SUCCESS
-    if fmt == "p12":
-        chain = [] if args.roots else _chain_of(pki, args.id)[1:]
-        data = export.p12(names[0], certs[0], key, chain if not args.roots else certs[1:],
-                          args.password.encode() if args.password else None)
-        _emit(env, args.out, f"{names[0]}.p12", data, False, binary=True)
-        return ExitStatus.SUCCESS
-    if args.out and (args.out.is_dir() or len(items) > 1 or str(args.out).endswith("/")):
-        written = export.write_hashed_folder(args.out, certs, names) if fmt == "pem" else []
-        if fmt == "der":
-            args.out.mkdir(parents=True, exist_ok=True)
+    path = out.path
+    if out.folder:
+        writer.folder(path, PRIVATE_FOLDER if key is not None and fmt == "p12" else PUBLIC_FOLDER)
+    if fmt == "pem" and out.folder:
+        # Also for one certificate: a CA exported into a ca_path folder gets its link.
+        for written in export.write_hashed_folder(path, certs, names):
+            writer.tell(written)
+        if args.roots:
+            env.say(f"  for Kamailio/OpenSIPS: ca_path = {path} (a ca_list needs one file: "
+                    f"--out {Path(out.shown.rstrip('/'))}.pem)")
+    elif fmt == "pem":
+        writer.file(path, export.pem_bundle(certs, names), PUBLIC_FILE,
+                    f"bundle of {len(certs)} certificate{'s' if len(certs) > 1 else ''}")
+        if args.roots:
+            env.say(f"  for Kamailio/OpenSIPS: ca_list = {path}")
+    elif fmt == "der":
+        if out.folder:
             for name, certificate in items:
-                (args.out / f"{name}.der").write_bytes(export.der(certificate))
-                written.append(args.out / f"{name}.der")
-        for path in written:
-            env.say(str(path))
-        return ExitStatus.SUCCESS
-    data = export.pem(certs) if fmt == "pem" else export.der(certs[0])
-    _emit(env, args.out, f"{names[0]}.{fmt}", data, False, binary=fmt == "der")
+                writer.file(path / f"{name}.der", export.der(certificate), PUBLIC_FILE,
+                            f"certificate {name}")
+        elif len(items) > 1:
+            raise ConfigError(f"--format der holds one certificate and {len(items)} were asked "
+                              f"for: use --format p7b for one file, or --out {out.shown}/ for "
+                              "one .der file each.")
+        else:
+            writer.file(path, export.der(certs[0]), PUBLIC_FILE, f"certificate {names[0]}")
+        _say_fingerprints(env, items)
+    elif fmt == "p7b":
+        target = path / f"{bundle}.p7b" if out.folder else path
+        writer.file(target, export.pkcs7_bundle(certs), PUBLIC_FILE,
+                    f"PKCS#7 bundle of {len(certs)} certificate{'s' if len(certs) > 1 else ''}")
+        _say_fingerprints(env, items)
+    elif fmt == "p12":
+        target = path / f"{bundle}.p12" if out.folder else path
+        password = _password(args.password, env)
+        if args.roots:
+            data = export.p12(bundle, None, None, certs, password)
+            writer.file(target, data, PUBLIC_FILE, f"PKCS#12 trust store of {len(certs)} roots")
+        else:
+            data = export.p12(names[0], certs[0], key, chain[1:], password)
+            mode = PRIVATE_FILE if key is not None else PUBLIC_FILE
+            writer.file(target, data, mode, "PKCS#12 with the key and chain" if key is not None
+                        else "PKCS#12 with the chain")
+            if key is not None:
+                _say_p12(env, writer.shown(target), password)
+        _say_fingerprints(env, items)
+    elif fmt == "cisco":
+        if out.folder:
+            for name, certificate in items:
+                writer.file(path / f"{name}.ios.txt", _cisco(env, [(name, certificate)]).encode(),
+                            PUBLIC_FILE, f"IOS trustpoint snippet for {name}")
+        else:
+            writer.file(path, _cisco(env, items).encode(), PUBLIC_FILE,
+                        f"IOS trustpoint snippets for {len(items)} certificates, one "
+                        "paste each")
+    else:  # audiocodes
+        target = path / "trusted-roots.pem" if out.folder else path
+        writer.file(target, export.audiocodes_bundle(certs, names), PUBLIC_FILE,
+                    "AudioCodes trusted-roots bundle")
     return ExitStatus.SUCCESS
 
 
-def _emit(env: Environment, out: Path | None, default_name: str, data: bytes, many: bool,
-          binary: bool = False) -> None:
-    if out is None:
-        if binary:
-            raise ConfigError(f"{default_name}: binary output needs --out FILE")
-        env.stdout.write(data.decode())
-        env.stdout.flush()
-        return
-    target = out / default_name if (out.is_dir() or many) else out
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    env.say(str(target))
+def _cisco(env: Environment, items: list[tuple[str, x509.Certificate]]) -> str:
+    snippets = []
+    for name, certificate in items:
+        snippet, warnings = export.cisco_trustpoint(name[:60], certificate)
+        for warning in warnings:
+            env.warn(f"warning: {name}: {warning}")
+        snippets.append(snippet)
+    if len(snippets) > 1:
+        # One trustpoint per paste: IOS asks to accept after each one.
+        return "!\n! Paste one trustpoint at a time and answer IOS's question in between.\n!\n" \
+            + "!\n".join(snippets)
+    return "".join(snippets)
+
+
+def _say_fingerprints(env: Environment, items: list[tuple[str, x509.Certificate]]) -> None:
+    """Binary formats cannot carry comments: the fingerprints to compare go to the terminal
+    (colon-separated, as openssl and SBC screens show them; Windows shows the same digits)."""
+    for name, certificate in items:
+        env.say(f"  {name}: SHA-1 {export.colon_thumbprint(certificate, 'sha1')}")
+        env.say(f"  {' ' * len(name)}  SHA-256 {export.colon_thumbprint(certificate, 'sha256')}")
 
 
 def _issue_sbc(args: argparse.Namespace, env: Environment) -> ExitStatus:
     pki = _pki(args, env)
+    password = _password(args.password, env)
     eku = {"server-client": ("serverAuth", "clientAuth"), "server": ("serverAuth",),
            "client": ("clientAuth",)}[args.eku]
     served = sbc_chain(pki, tuple(args.fqdn), issuer=args.issuer, eku=eku)
-    out = args.out or env.cwd
-    out.mkdir(parents=True, exist_ok=True)
-    base = out / args.fqdn[0]
-
-
-    Path(f"{base}.pem").write_bytes(export.pem([served.leaf]))
-    Path(f"{base}.chain.pem").write_bytes(export.pem(served.sent))
-    key_path = Path(f"{base}.key.pem")
-    key_path.touch(mode=0o600)
-    key_path.chmod(0o600)
-    key_path.write_bytes(private_key_pem(served.key))
-    Path(f"{base}.p12").write_bytes(export.p12(args.fqdn[0], served.leaf, served.key,
-                                               served.extra))
-    Path(f"{base}.root.pem").write_bytes(export.pem(served.trust_anchors))
+    key = served.key
+    if not isinstance(key, PrivateKey):  # the store makes RSA and EC keys only
+        raise PkiError(f"{args.fqdn[0]}: unexpected key type {type(key).__name__}")
+    out: Path = env.cwd if args.out is None else env.cwd / args.out.expanduser()
+    writer = _Writer(env)
+    writer.folder(out, PRIVATE_FOLDER)
     env.say(f"SBC certificate for {', '.join(args.fqdn)} under {args.issuer} "
             f"(EKU {', '.join(eku)}):")
-    for suffix in (".pem", ".key.pem", ".chain.pem", ".p12", ".root.pem"):
-        env.say(f"  {base}{suffix}")
+    base = args.fqdn[0]
+    writer.file(out / f"{base}.pem", export.pem([served.leaf]), PUBLIC_FILE, "certificate")
+    writer.file(out / f"{base}.chain.pem", export.pem(served.sent), PUBLIC_FILE,
+                "certificate and intermediates, as the SBC sends them")
+    writer.file(out / f"{base}.key.pem", private_key_pem(key), PRIVATE_FILE, "private key")
+    writer.file(out / f"{base}.p12", export.p12(base, served.leaf, key, served.extra, password),
+                PRIVATE_FILE, "PKCS#12 with the key and chain")
+    writer.file(out / f"{base}.root.pem", export.pem(served.trust_anchors), PUBLIC_FILE,
+                "the root it chains to")
+    _say_p12(env, writer.shown(out / f"{base}.p12"), password)
     for line in export.s_client_chain(served.sent):
         env.say("  " + line)
     return ExitStatus.SUCCESS
