@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from fakepeer.cli.status import ExitStatus
+from tests.pki.helpers import run as cli
 from tests.pki.sandbox import (
     OTHER_UID,
+    Result,
     as_ordinary_user,
     fakepeer,
     give_to_other_user,
@@ -141,7 +143,7 @@ def test_a_full_disk_is_one_line_and_leaves_a_consistent_store(session_store, tm
         return (out / name).read_text()
 
     assert read("full.rc").strip() == str(int(ExitStatus.ERROR)), read("full.err")
-    line = one_line_error(type(result)(1, "", read("full.err")))
+    line = one_line_error(Result(1, "", read("full.err")))
     assert "no space left on device" in line and str(store) in line
     assert read("list.rc").strip() == "0", read("list.err")
     assert read("leftovers") == ""
@@ -152,7 +154,7 @@ def test_a_full_disk_is_one_line_and_leaves_a_consistent_store(session_store, tm
 def test_a_store_path_that_is_a_file_is_one_line(tmp_path):
     """--certs naming a file: one line saying so, with the fix."""
     (tmp_path / "certs").write_text("not a folder")
-    result = run(fakepeer("certs", "generate", "--era", "genesys"), tmp_path)
-    assert result.status == ExitStatus.ERROR
-    assert "is a file, not a folder" in one_line_error(result)
+    status, _, err = cli(["certs", "generate", "--era", "genesys"], tmp_path)
+    assert status == ExitStatus.ERROR
+    assert "is a file, not a folder" in one_line_error(Result(status, "", err))
 
