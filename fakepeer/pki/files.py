@@ -12,6 +12,7 @@ import errno
 import os
 import pwd
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -31,7 +32,22 @@ def atomic_write(path: Path, data: bytes, mode: int) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one,
     never a part: a temporary file in the same folder, flushed, then renamed into place.
     On any error (a full disk included) the temporary file is removed and the old file
-    stays as it was."""
+    stays as it was.
+
+    A symbolic link is written through (its target is replaced, not the link). Something
+    that is not a regular file (``/dev/stdout``, a FIFO, ``/dev/full``) is written to in
+    place: renaming over it would replace a device with a file."""
+    try:
+        existing = path.stat()
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        if stat.S_ISDIR(existing.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        with path.open("wb") as handle:
+            handle.write(data)
+        return
+    path = path.resolve() if path.is_symlink() else path
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
@@ -146,6 +162,9 @@ def explain_os_error(exc: OSError, doing: str, path: Path | None = None, *,
     elif code == errno.EISDIR:
         problem = "this is a folder where a file was expected"
         fix = f"Remove or rename the folder{alternative}."
+    elif code == errno.ENOENT:
+        problem = "no such file or folder"
+        fix = f"Check the path{alternative}."
     else:
         problem = exc.strerror or type(exc).__name__
         fix = f"Check the path{alternative}." if alternative else ""

@@ -134,6 +134,27 @@ def test_a_trailing_slash_on_a_file_is_one_line(session_store, tmp_path):
     assert "is a file" in line and "--out roots" in line
 
 
+def test_a_device_is_written_to_not_replaced(session_store, tmp_path):
+    """`--out /dev/full`: the device answers ENOSPC, told in one line, and stays a device
+    (a rename into place would have put a regular file there)."""
+    status, _, err = _export(session_store, tmp_path, "--roots", "microsoft-2026",
+                             "--out", "/dev/full")
+    assert status == ExitStatus.ERROR
+    assert "no space left on device" in _one_line(err)
+    assert stat.S_ISCHR(Path("/dev/full").stat().st_mode)
+
+
+def test_a_symbolic_link_is_written_through(session_store, tmp_path):
+    """`--out link.pem` where link.pem points elsewhere: the target gets the bundle."""
+    (tmp_path / "real.pem").write_text("old")
+    (tmp_path / "link.pem").symlink_to("real.pem")
+    status, _, err = _export(session_store, tmp_path, "--roots", "microsoft-2023",
+                             "--out", "link.pem")
+    assert status == ExitStatus.SUCCESS, err
+    assert (tmp_path / "link.pem").is_symlink()
+    assert _pem_count((tmp_path / "real.pem").read_text()) == 1
+
+
 # -- every format, read by openssl ------------------------------------------------------
 
 
