@@ -11,8 +11,12 @@ Layout::
 The store and its folders are mode 0700 and keys 0600 whatever the umask. Every write goes
 to a temporary file in the same folder and is renamed into place, so a generation killed
 at any moment leaves either the old file or the new one; the temporary files such a kill
-leaves behind are removed by the next process that takes the lock where it may write. A certificate
-counts only once its ``.json`` exists and describes it; anything else is regenerated.
+leaves behind are removed by the next process that takes the lock where it may write. A
+certificate counts only once its ``.json`` exists and describes it; anything else is
+regenerated. Keys are flushed to the disk before they are renamed into place (they are
+the hierarchy's identity, which SBCs trust); certificates are not (flushing each cost
+about a second per full generation here), and one that a power cut left empty is simply
+made again.
 
 Nothing is written while the store has what is asked for: a complete store serves from a
 read-only file system or a folder the user may only read. ``read_only=True`` goes further:
@@ -204,7 +208,8 @@ class CertStore:
         except OSError as exc:
             raise StoreError(self._explain(exc, f"read {what}", path)) from None
 
-    def _write(self, path: Path, data: bytes, mode: int, what: str) -> None:
+    def _write(self, path: Path, data: bytes, mode: int, what: str, *,
+               durable: bool = False) -> None:
         if self.read_only:
             self._memory[path] = data
             return
@@ -212,11 +217,12 @@ class CertStore:
             self._prepare_for_writing()
             if not is_folder(path.parent):
                 self._make_folder(path.parent, f"create the folder {path.parent.name}/")
-            self._atomic_write(path, data, mode, f"write {what}")
+            self._atomic_write(path, data, mode, f"write {what}", durable=durable)
 
-    def _atomic_write(self, path: Path, data: bytes, mode: int, doing: str) -> None:
+    def _atomic_write(self, path: Path, data: bytes, mode: int, doing: str, *,
+                      durable: bool = False) -> None:
         try:
-            atomic_write(path, data, mode)
+            atomic_write(path, data, mode, durable=durable)
         except OSError as exc:
             raise StoreError(self._explain(exc, doing, path)) from None
 
@@ -243,7 +249,8 @@ class CertStore:
             ) from None
 
     def save_key(self, key_id: str, key: PrivateKey) -> None:
-        self._write(self.key_path(key_id), private_key_pem(key), PRIVATE_FILE, "the private key")
+        self._write(self.key_path(key_id), private_key_pem(key), PRIVATE_FILE, "the private key",
+                    durable=True)
 
     # -- the key pool ------------------------------------------------------------------
     def pool_counts(self) -> collections.Counter[KeySpec]:
@@ -258,7 +265,7 @@ class CertStore:
     def add_to_pool(self, key: PrivateKey) -> Path:
         """Keep ``key`` as a spare for a later generation."""
         path = self.pool_dir / f"{_pool_tag(spec_of(key))}-{secrets.token_hex(6)}.key.pem"
-        self._write(path, private_key_pem(key), PRIVATE_FILE, "a spare key")
+        self._write(path, private_key_pem(key), PRIVATE_FILE, "a spare key", durable=True)
         return path
 
     def take_from_pool(self, key_id: str, spec: KeySpec) -> PrivateKey | None:
@@ -307,7 +314,7 @@ class CertStore:
         """What a certificate was made from, or None when it was never completed."""
         meta_path = self.meta_path(cert_id)
         text = self._read(meta_path, "the certificate's description")
-        if text is None:
+        if not text:  # missing, or left empty by a power cut: never completed
             return None
         try:
             meta = json.loads(text)
@@ -329,7 +336,7 @@ class CertStore:
         if meta is None:
             return None
         data = self._read(cert_path, "the certificate")
-        if data is None:
+        if not data:  # missing, or left empty by a power cut: make it again
             return None
         try:
             certificate = x509.load_pem_x509_certificate(data)

@@ -242,3 +242,12 @@ def test_a_fresh_store_is_private_whatever_the_umask(tmp_path):
     assert {stat.S_IMODE(p.stat().st_mode) for p in (root / "keys").iterdir()} == {0o600}
     assert {stat.S_IMODE(p.stat().st_mode) for p in (root / "lab").glob("*.pem")} == {0o644}
     assert stat.S_IMODE((root / ".lock").stat().st_mode) == 0o600
+
+
+def test_a_certificate_left_empty_by_a_power_cut_is_made_again(store_copy):
+    """Certificates are not flushed to disk one by one (keys are): one a power cut left
+    empty counts as never made, not as damaged."""
+    (store_copy / "lab" / "digicert-global-root-g2.pem").write_bytes(b"")
+    pki = make_pki(store_copy)
+    pki.certificate("digicert-global-root-g2")
+    assert pki.generated == ["digicert-global-root-g2"]
