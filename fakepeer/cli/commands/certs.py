@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.keys import KeySpec, PrivateKey, private_key_pem
 from fakepeer.pki.situation import Situation, build_situation, sbc_chain
 
+#: Export formats, each written by ``_WRITERS[format]`` (defined below).
 FORMATS = ("pem", "der", "p7b", "p12", "cisco", "audiocodes")
 #: A folder of exported certificates only: anyone may read it, nobody else may change it.
 PUBLIC_FOLDER = 0o755
@@ -351,92 +353,146 @@ def _say_p12(env: Environment, shown: str, password: bytes | None) -> None:
                  "accept that for PKCS#12/PFX), or make an encrypted one with --password.")
 
 
+@dataclass(frozen=True, slots=True)
+class _Export:
+    """What ``certs export`` was asked for, resolved: certificates (leaf or roots first),
+    the key and chain of a single certificate, and where it all goes."""
+
+    env: Environment
+    writer: _Writer
+    items: list[tuple[str, x509.Certificate]]
+    out: _Destination
+    bundle: str  # the file name stem for one-file formats written into a folder
+    roots: bool
+    key: PrivateKey | None = None
+    chain: tuple[x509.Certificate, ...] = ()  # above a single certificate, for p12
+    password: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.items]
+
+    @property
+    def certificates(self) -> list[x509.Certificate]:
+        return [certificate for _, certificate in self.items]
+
+    @property
+    def path(self) -> Path:
+        assert self.out.path is not None, "standard output is handled before any file"
+        return self.out.path
+
+    def target(self, suffix: str) -> Path:
+        """The one file of a one-file format: --out itself, or <bundle><suffix> in it."""
+        return self.path / f"{self.bundle}{suffix}" if self.out.folder else self.path
+
+    def counted(self, what: str) -> str:
+        count = len(self.items)
+        return f"{what} of {count} certificate{'s' if count > 1 else ''}"
+
+
 def _export(args: argparse.Namespace, env: Environment) -> ExitStatus:
     pki = _pki(args, env)
-    key: PrivateKey | None = None
-    chain: list[x509.Certificate] = []
-    if args.roots:
-        items = _roots_for(pki, args.roots)
-        bundle = "trusted-roots"
-    else:
-        chain = _chain_of(pki, args.id)
-        items = [(args.id, chain[0])]
-        meta: dict[str, Any] = pki.store.load_meta(args.id) or {}
-        key = pki.store.load_key(meta["key"]) if isinstance(meta.get("key"), str) else None
-        bundle = args.id
-    names = [n for n, _ in items]
-    certs = [c for _, c in items]
     out = _destination(args.out, env.cwd)
     writer = _Writer(env)
-    fmt = args.format
+    if args.roots:
+        job = _Export(env, writer, _roots_for(pki, args.roots), out, "trusted-roots", True,
+                      password=args.password)
+    else:
+        chain = _chain_of(pki, args.id)
+        meta: dict[str, Any] = pki.store.load_meta(args.id) or {}
+        key = pki.store.load_key(meta["key"]) if isinstance(meta.get("key"), str) else None
+        job = _Export(env, writer, [(args.id, chain[0])], out, args.id, False, key,
+                      tuple(chain[1:]), args.password)
     if out.path is None:
-        if fmt in ("der", "p7b", "p12"):
-            raise ConfigError(f"--format {fmt} is binary: give --out FILE (or --out FOLDER/)")
-        text = {"pem": export.pem_bundle, "audiocodes": export.audiocodes_bundle}.get(fmt)
-        data = text(certs, names) if text else _cisco(env, items).encode()
-        env.stdout.write(data.decode())
+        if args.format in ("der", "p7b", "p12"):
+            raise ConfigError(f"--format {args.format} is binary: give --out FILE "
+                              "(or --out FOLDER/)")
+        env.stdout.write(_TEXT[args.format](job).decode())
         env.stdout.flush()
         return ExitStatus.SUCCESS
-    path = out.path
     if out.folder:
-        writer.folder(path, PRIVATE_FOLDER if key is not None and fmt == "p12" else PUBLIC_FOLDER)
-    if fmt == "pem" and out.folder:
-        # Also for one certificate: a CA exported into a ca_path folder gets its link.
-        for written in export.write_hashed_folder(path, certs, names):
-            writer.tell(written)
-        if args.roots:
-            env.say(f"  for Kamailio/OpenSIPS: ca_path = {path} (a ca_list needs one file: "
-                    f"--out {Path(out.shown.rstrip('/'))}.pem)")
-    elif fmt == "pem":
-        writer.file(path, export.pem_bundle(certs, names), PUBLIC_FILE,
-                    f"bundle of {len(certs)} certificate{'s' if len(certs) > 1 else ''}")
-        if args.roots:
-            env.say(f"  for Kamailio/OpenSIPS: ca_list = {path}")
-    elif fmt == "der":
-        if out.folder:
-            for name, certificate in items:
-                writer.file(path / f"{name}.der", export.der(certificate), PUBLIC_FILE,
-                            f"certificate {name}")
-        elif len(items) > 1:
-            raise ConfigError(f"--format der holds one certificate and {len(items)} were asked "
-                              f"for: use --format p7b for one file, or --out {out.shown}/ for "
-                              "one .der file each.")
-        else:
-            writer.file(path, export.der(certs[0]), PUBLIC_FILE, f"certificate {names[0]}")
-        _say_fingerprints(env, items)
-    elif fmt == "p7b":
-        target = path / f"{bundle}.p7b" if out.folder else path
-        writer.file(target, export.pkcs7_bundle(certs), PUBLIC_FILE,
-                    f"PKCS#7 bundle of {len(certs)} certificate{'s' if len(certs) > 1 else ''}")
-        _say_fingerprints(env, items)
-    elif fmt == "p12":
-        target = path / f"{bundle}.p12" if out.folder else path
-        password = _password(args.password, env)
-        if args.roots:
-            data = export.p12(bundle, None, None, certs, password)
-            writer.file(target, data, PUBLIC_FILE, f"PKCS#12 trust store of {len(certs)} roots")
-        else:
-            data = export.p12(names[0], certs[0], key, chain[1:], password)
-            mode = PRIVATE_FILE if key is not None else PUBLIC_FILE
-            writer.file(target, data, mode, "PKCS#12 with the key and chain" if key is not None
-                        else "PKCS#12 with the chain")
-            if key is not None:
-                _say_p12(env, writer.shown(target), password)
-        _say_fingerprints(env, items)
-    elif fmt == "cisco":
-        if out.folder:
-            for name, certificate in items:
-                writer.file(path / f"{name}.ios.txt", _cisco(env, [(name, certificate)]).encode(),
-                            PUBLIC_FILE, f"IOS trustpoint snippet for {name}")
-        else:
-            writer.file(path, _cisco(env, items).encode(), PUBLIC_FILE,
-                        f"IOS trustpoint snippets for {len(items)} certificates, one "
-                        "paste each")
-    else:  # audiocodes
-        target = path / "trusted-roots.pem" if out.folder else path
-        writer.file(target, export.audiocodes_bundle(certs, names), PUBLIC_FILE,
-                    "AudioCodes trusted-roots bundle")
+        private = job.key is not None and args.format == "p12"
+        writer.folder(job.path, PRIVATE_FOLDER if private else PUBLIC_FOLDER)
+    _WRITERS[args.format](job)
     return ExitStatus.SUCCESS
+
+
+def _export_pem(job: _Export) -> None:
+    if job.out.folder:
+        # Also for one certificate: a CA exported into a ca_path folder gets its link.
+        for written in export.write_hashed_folder(job.path, job.certificates, job.names):
+            job.writer.tell(written)
+        if job.roots:
+            job.env.say(f"  for Kamailio/OpenSIPS: ca_path = {job.path} (a ca_list needs one "
+                        f"file: --out {Path(job.out.shown.rstrip('/'))}.pem)")
+        return
+    job.writer.file(job.path, _TEXT["pem"](job), PUBLIC_FILE, job.counted("bundle"))
+    if job.roots:
+        job.env.say(f"  for Kamailio/OpenSIPS: ca_list = {job.path}")
+
+
+def _export_der(job: _Export) -> None:
+    if not job.out.folder and len(job.items) > 1:
+        raise ConfigError(f"--format der holds one certificate and {len(job.items)} were "
+                          f"asked for: use --format p7b for one file, or --out "
+                          f"{job.out.shown}/ for one .der file each.")
+    for name, certificate in job.items:
+        target = job.path / f"{name}.der" if job.out.folder else job.path
+        job.writer.file(target, export.der(certificate), PUBLIC_FILE, f"certificate {name}")
+    _say_fingerprints(job.env, job.items)
+
+
+def _export_p7b(job: _Export) -> None:
+    job.writer.file(job.target(".p7b"), export.pkcs7_bundle(job.certificates), PUBLIC_FILE,
+                    job.counted("PKCS#7 bundle"))
+    _say_fingerprints(job.env, job.items)
+
+
+def _export_p12(job: _Export) -> None:
+    password = _password(job.password, job.env)
+    target = job.target(".p12")
+    if job.roots:
+        data = export.p12(job.bundle, None, None, job.certificates, password)
+        job.writer.file(target, data, PUBLIC_FILE, job.counted("PKCS#12 trust store"))
+    else:
+        (name, certificate), = job.items
+        data = export.p12(name, certificate, job.key, job.chain, password)
+        if job.key is None:
+            job.writer.file(target, data, PUBLIC_FILE, "PKCS#12 with the chain")
+        else:
+            job.writer.file(target, data, PRIVATE_FILE, "PKCS#12 with the key and chain")
+            _say_p12(job.env, job.writer.shown(target), password)
+    _say_fingerprints(job.env, job.items)
+
+
+def _export_cisco(job: _Export) -> None:
+    if job.out.folder:
+        for name, certificate in job.items:
+            job.writer.file(job.path / f"{name}.ios.txt",
+                            _cisco(job.env, [(name, certificate)]).encode(), PUBLIC_FILE,
+                            f"IOS trustpoint snippet for {name}")
+    else:
+        job.writer.file(job.path, _TEXT["cisco"](job), PUBLIC_FILE,
+                        f"IOS trustpoint snippets for {len(job.items)} certificates, one "
+                        "paste each")
+
+
+def _export_audiocodes(job: _Export) -> None:
+    target = job.path / "trusted-roots.pem" if job.out.folder else job.path
+    job.writer.file(target, _TEXT["audiocodes"](job), PUBLIC_FILE,
+                    "AudioCodes trusted-roots bundle")
+
+
+#: The text formats as one file (or standard output).
+_TEXT: dict[str, Callable[[_Export], bytes]] = {
+    "pem": lambda job: export.pem_bundle(job.certificates, job.names),
+    "audiocodes": lambda job: export.audiocodes_bundle(job.certificates, job.names),
+    "cisco": lambda job: _cisco(job.env, job.items).encode(),
+}
+_WRITERS: dict[str, Callable[[_Export], None]] = {
+    "pem": _export_pem, "der": _export_der, "p7b": _export_p7b, "p12": _export_p12,
+    "cisco": _export_cisco, "audiocodes": _export_audiocodes,
+}
 
 
 def _cisco(env: Environment, items: list[tuple[str, x509.Certificate]]) -> str:
