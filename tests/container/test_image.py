@@ -180,7 +180,7 @@ def test_image_scenario_by_environment_on_a_bind_mount(podman: Podman, image: st
 
         # The roots an SBC imports, exported inside and copied out.
         podman.run("exec", name, "fakepeer", "certs", "export", "--roots",
-                   mirrors.DEFAULT_ERA, "--out", "/certs/roots", timeout=60)
+                   mirrors.DEFAULT_ERA, "--out", "/certs/roots/", timeout=60)
         podman.run("cp", f"{name}:/certs/roots", str(tmp_path / "roots"), timeout=60)
         assert (tmp_path / "roots" / f"{anchor_id(mirrors.DEFAULT_ERA)}.pem").exists()
 
