@@ -34,9 +34,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 
+from fakepeer import vocabulary
 from fakepeer.errors import FakepeerError, ScenarioError
 from fakepeer.scenario.model import (
-    ERA_PROFILES,
     Expectation,
     LeafSpec,
     NameOverride,
@@ -232,7 +232,8 @@ def scenario_from_mapping(data: Mapping[str, object], *, name: str,
         if key in data:
             arguments[key] = _string(data[key], key)
     if "profile" not in data:  # the era's own profile: genesys for the genesys era
-        arguments["profile"] = ERA_PROFILES.get(str(arguments.get("era")), "microsoft")
+        era = vocabulary.ERAS.get(str(arguments.get("era")))
+        arguments["profile"] = era.profile if era is not None else vocabulary.DEFAULT_PROFILE
     if "defects" in data:
         arguments["defects"] = _string_array(data["defects"], "defects")
     base_tls = _converted(_table(data.get("tls", {}), "tls"), _TLS_KEYS, "tls")

@@ -1,10 +1,9 @@
 """What a peer *is*, declaratively: profile, certificates, TLS policy, SIP behaviour, a
 timeline of phases, per-name chains, and what a correctly configured SBC should do.
 
-Imports nothing else from fakepeer but its errors, so scenario files can be validated
-without building anything. The names this module accepts for eras, chain paths, defects
-and alerts are kept here as data; ``tests/scenario/test_model.py`` checks that they match
-``fakepeer.pki.mirrors``, ``fakepeer.pki.defects`` and ``fakepeer.tls.alerts``.
+Imports nothing else from fakepeer but its errors and :mod:`fakepeer.vocabulary`, whose
+names (eras, chain paths, defects, alerts, TLS versions) it accepts, so scenario files can
+be validated without building anything.
 
 Every value validates itself when built and names the key that is wrong, relative to the
 value (``tls.min_version``, ``phases[1].path``); ``fakepeer.scenario.load`` adds the file.
@@ -19,12 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, time
 from pathlib import Path
 
+from fakepeer import vocabulary
 from fakepeer.errors import ScenarioError
-
-PROFILES = ("microsoft", "genesys")
-CLIENT_CERTIFICATE_MODES = ("required", "optional", "off")
-CA_LISTS = ("empty", "seven-roots", "public-bundle", "oversize")
-TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 #: What fakepeer does with an SBC's OPTIONS: answer it (``options_status``, after
 #: ``options_delay``), never answer it (the SBC's transaction times out: 408 after Timer F,
@@ -40,55 +35,7 @@ REACTIONS = ("accept", "reject", "mark-down")
 #: 1.2-only SBC refuses the version fakepeer picks, one that offers 1.3 lets fakepeer refuse.
 ALERT_SENDERS = ("sbc", "fakepeer", "either")
 
-#: Whether each profile asks for a client certificate when ``tls.client_certificate`` is
-#: not given (fakepeer.tls.MICROSOFT and GENESYS: Teams requires mutual TLS, Genesys never
-#: does).
-PROFILE_CLIENT_CERTIFICATE = {"microsoft": "required", "genesys": "off"}
-
-#: fakepeer.pki.mirrors.ERAS as data: era -> its profile.
-ERA_PROFILES = {
-    "microsoft-2020": "microsoft",
-    "microsoft-2023": "microsoft",
-    "microsoft-2026": "microsoft",
-    "genesys": "genesys",
-}
-#: fakepeer.pki.mirrors.ERAS as data: era -> its chain paths, the default one first.
-ERA_PATHS = {
-    "microsoft-2020": ("baltimore",),
-    "microsoft-2023": ("digicert-g2", "microsoft-2017", "ecc-g3", "ecc-microsoft-2017"),
-    "microsoft-2026": ("digicert-g2", "microsoft-2017", "self-signed-g2", "digicert-g5",
-                       "ecc-g3"),
-    "genesys": ("digicert-g2", "digicert-g3", "digicert-ev"),
-}
-DEFAULT_ERA = "microsoft-2026"
-
-#: fakepeer.pki.defects.DEFECTS as data.
-DEFECT_NAMES = (
-    "expired-leaf", "not-yet-valid", "expired-intermediate", "wrong-san", "cn-only",
-    "ip-only-san", "wildcard-too-deep", "self-signed-leaf", "untrusted-root", "rotated-root",
-    "sha1-signature", "weak-key", "no-server-auth", "no-client-auth", "revoked", "leaf-only",
-    "missing-intermediate", "reversed", "with-root", "with-extra", "both-cross-signed",
-)
-#: Defects that take ``=ARGUMENT`` and what kind of argument: a DNS name, an IP address,
-#: or an era (``rotated-root`` needs one; the others have defaults).
-DEFECT_ARGUMENTS = {"wrong-san": "dns", "ip-only-san": "ip", "rotated-root": "era"}
-_REQUIRED_ARGUMENTS = frozenset({"rotated-root"})
-#: Defects that choose what is sent after the leaf; two of them cannot both apply.
-SHAPE_DEFECTS = frozenset({"leaf-only", "missing-intermediate", "reversed", "with-root",
-                           "with-extra", "both-cross-signed"})
-
-#: TLS alert description names (fakepeer.tls.alerts.ALERTS), for ``expect.alert``.
-ALERT_NAMES = (
-    "close_notify", "unexpected_message", "bad_record_mac", "decryption_failed",
-    "record_overflow", "decompression_failure", "handshake_failure", "no_certificate",
-    "bad_certificate", "unsupported_certificate", "certificate_revoked", "certificate_expired",
-    "certificate_unknown", "illegal_parameter", "unknown_ca", "access_denied", "decode_error",
-    "decrypt_error", "export_restriction", "protocol_version", "insufficient_security",
-    "internal_error", "inappropriate_fallback", "user_canceled", "no_renegotiation",
-    "missing_extension", "unsupported_extension", "certificate_unobtainable",
-    "unrecognized_name", "bad_certificate_status_response", "bad_certificate_hash_value",
-    "unknown_psk_identity", "certificate_required", "no_application_protocol", "ech_required",
-)
+_ALERT_NAMES = tuple(vocabulary.ALERT_NAMES.values())
 
 #: Longest ``options_delay``: past the SBC's 32 s transaction timeout a delay is a lost
 #: answer, and past 3-5 minutes without a 200 Teams demotes the SBC (real-peers.md §3);
@@ -101,8 +48,6 @@ LEAF_EKUS = ("serverAuth", "clientAuth")
 MAX_PURPOSE_LENGTH = 100
 
 _SCENARIO_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
-_DNS_NAME = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*"
-                       r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
@@ -227,10 +172,9 @@ def _strings(owner: object, attribute: str, key: str, *, optional: bool = False,
 def _dns_name(key: str, value: object) -> str:
     _str(key, value)
     assert isinstance(value, str)
-    name = value.lower().rstrip(".")
-    if not _DNS_NAME.match(name):
+    if not vocabulary.is_dns_name(value):
         raise ScenarioValueError(key, f"{value!r} is not a DNS host name")
-    return name
+    return value.lower().rstrip(".")
 
 
 # --- the parts of a scenario ---------------------------------------------------------------
@@ -256,17 +200,18 @@ class TlsSpec:
     insecure_security_level: int | None = None
 
     def __post_init__(self) -> None:
+        versions = vocabulary.TLS_VERSIONS
         for name in ("min_version", "max_version"):
-            _choice(f"tls.{name}", getattr(self, name), TLS_VERSIONS, optional=True)
-        if (self.min_version and self.max_version and TLS_VERSIONS.index(self.min_version)
-                > TLS_VERSIONS.index(self.max_version)):
+            _choice(f"tls.{name}", getattr(self, name), versions, optional=True)
+        if (self.min_version and self.max_version
+                and versions.index(self.min_version) > versions.index(self.max_version)):
             raise ScenarioValueError("tls.min_version", f"{self.min_version} is above "
                                      f"max_version {self.max_version}")
         _strings(self, "ciphers", "tls.ciphers", optional=True, allow_empty=False)
         _strings(self, "groups", "tls.groups", optional=True, allow_empty=False)
-        _choice("tls.client_certificate", self.client_certificate, CLIENT_CERTIFICATE_MODES,
-                optional=True)
-        _choice("tls.ca_list", self.ca_list, CA_LISTS, optional=True)
+        _choice("tls.client_certificate", self.client_certificate,
+                vocabulary.CLIENT_CERTIFICATE_MODES, optional=True)
+        _choice("tls.ca_list", self.ca_list, vocabulary.CA_LISTS, optional=True)
         _bool("tls.tolerate_missing_client_auth", self.tolerate_missing_client_auth)
         _int("tls.insecure_security_level", self.insecure_security_level, 0, 5, optional=True,
              what="an OpenSSL security level (0-5)")
@@ -339,7 +284,7 @@ class Expectation:
 
     def __post_init__(self) -> None:
         _choice("expect.reaction", self.reaction, REACTIONS)
-        _choice("expect.alert", self.alert, ALERT_NAMES, optional=True)
+        _choice("expect.alert", self.alert, _ALERT_NAMES, optional=True)
         if self.alert is not None and self.reaction != "reject":
             raise ScenarioValueError("expect.alert", "only a 'reject' expects an alert "
                                      f"(reaction is {self.reaction!r})")
@@ -386,9 +331,9 @@ class Expectation:
         if not colon:
             return cls(reaction)
         if reaction == "reject":
-            if detail not in ALERT_NAMES:
+            if detail not in _ALERT_NAMES:
                 raise ScenarioValueError(key, f"{text!r}: unknown alert {detail!r}; known: "
-                                         f"{one_of(ALERT_NAMES)}")
+                                         f"{one_of(_ALERT_NAMES)}")
             return cls(reaction, alert=detail)
         if not detail.isdigit() or not 300 <= int(detail) <= 699:
             raise ScenarioValueError(key, f"{text!r}: {detail!r} is not a failure status "
@@ -414,7 +359,7 @@ class NameOverride:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", _dns_name("name", self.name))
-        _choice("era", self.era, tuple(ERA_PROFILES), optional=True)
+        _choice("era", self.era, tuple(vocabulary.ERAS), optional=True)
         _str("path", self.path, optional=True)
         _strings(self, "defects", "defects", optional=True)
 
@@ -464,7 +409,7 @@ class Phase:
         if self.duration is not None and self.until_connections is not None:
             raise ScenarioValueError("until_connections", "give duration or "
                                      "until_connections, not both")
-        _choice("era", self.era, tuple(ERA_PROFILES), optional=True)
+        _choice("era", self.era, tuple(vocabulary.ERAS), optional=True)
         _str("path", self.path, optional=True)
         _strings(self, "defects", "defects", optional=True)
         for key, value, kind in (("tls", self.tls, TlsSpec), ("sip", self.sip, SipSpec),
@@ -509,57 +454,19 @@ def _name_overrides(value: object, key: str) -> tuple[NameOverride, ...]:
 
 
 def check_defects(defects: tuple[str, ...], era: str, key: str = "defects") -> None:
-    """Each defect is known, takes an argument only if it can, does not repeat, and at
-    most one chooses the chain shape; ``rotated-root=ERA`` names another known era."""
-    shapes: list[str] = []
-    seen: set[str] = set()
-    for index, text in enumerate(defects):
-        where = f"{key}[{index}]"
-        name, eq, argument = text.partition("=")
-        if name not in DEFECT_NAMES:
-            raise ScenarioValueError(where, f"unknown defect {name!r}; known: "
-                                     f"{one_of(DEFECT_NAMES)}")
-        if name in seen:
-            raise ScenarioValueError(where, f"defect {name} is given twice")
-        seen.add(name)
-        kind = DEFECT_ARGUMENTS.get(name)
-        if eq and kind is None:
-            raise ScenarioValueError(where, f"defect {name} takes no argument (got {argument!r});"
-                                     f" defects with one: {one_of(list(DEFECT_ARGUMENTS))}")
-        if not argument and name in _REQUIRED_ARGUMENTS:
-            raise ScenarioValueError(where, f"defect {name} needs an argument: {name}=ERA, "
-                                     f"ERA one of {one_of(list(ERA_PROFILES))}")
-        if argument:
-            _check_argument(where, name, kind, argument, era)
-        if name in SHAPE_DEFECTS:
-            shapes.append(name)
-    if len(shapes) > 1:
-        raise ScenarioValueError(key, f"{' and '.join(shapes)} each choose what is sent after "
-                                 "the leaf; keep one")
-
-
-def _check_argument(where: str, name: str, kind: str | None, argument: str, era: str) -> None:
-    if kind == "era":
-        if argument not in ERA_PROFILES:
-            raise ScenarioValueError(where, f"{name}: unknown era {argument!r}; known: "
-                                     f"{one_of(list(ERA_PROFILES))}")
-        if argument == era:
-            raise ScenarioValueError(where, f"{name}={argument} rotates to the era already "
-                                     "served; name another era")
-    elif kind == "ip":
-        try:
-            ipaddress.ip_address(argument)
-        except ValueError:
-            raise ScenarioValueError(where, f"{name}: {argument!r} is not an IP address") \
-                from None
-    elif kind == "dns":
-        _dns_name(where, argument)
+    """The defects of one served chain, checked by :func:`fakepeer.vocabulary.check_defects`;
+    the error names the defect's place under ``key``."""
+    try:
+        vocabulary.check_defects(defects, era)
+    except vocabulary.DefectError as exc:
+        where = key if exc.index is None else f"{key}[{exc.index}]"
+        raise ScenarioValueError(where, exc.problem) from None
 
 
 def check_path(path: str | None, era: str, key: str = "path") -> None:
-    if path is not None and path not in ERA_PATHS[era]:
+    if path is not None and path not in vocabulary.ERAS[era].paths:
         raise ScenarioValueError(key, f"era {era} has no chain path {path!r}; known: "
-                                 f"{one_of(ERA_PATHS[era])}")
+                                 f"{one_of(vocabulary.ERAS[era].paths)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,7 +525,7 @@ class Scenario:
     name: str
     description: str = ""
     profile: str = "microsoft"
-    era: str = DEFAULT_ERA
+    era: str = vocabulary.DEFAULT_ERA
     path: str | None = None
     defects: tuple[str, ...] = ()
     tls: TlsSpec = field(default_factory=TlsSpec)
@@ -639,8 +546,8 @@ class Scenario:
             raise ScenarioValueError("name", f"{self.name!r} is not a scenario name (lower-case "
                                      "letters, digits, '.', '_' and '-', as in a file name)")
         _str("description", self.description)
-        _choice("profile", self.profile, PROFILES)
-        _choice("era", self.era, tuple(ERA_PROFILES))
+        _choice("profile", self.profile, vocabulary.PROFILE_NAMES)
+        _choice("era", self.era, tuple(vocabulary.ERAS))
         _str("path", self.path, optional=True)
         check_path(self.path, self.era)
         _strings(self, "defects", "defects")
@@ -668,7 +575,7 @@ class Scenario:
         object.__setattr__(self, "expect", self.expectation.code)
 
     def _check_ca_list(self, tls: TlsSpec, key: str) -> None:
-        mode = tls.client_certificate or PROFILE_CLIENT_CERTIFICATE[self.profile]
+        mode = tls.client_certificate or vocabulary.PROFILES[self.profile].client_certificate
         if tls.ca_list is not None and mode == "off":
             raise ScenarioValueError(f"{key}.ca_list", "is only sent in a CertificateRequest, "
                                      "and no client certificate is asked for (set "

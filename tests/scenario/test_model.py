@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fakepeer import vocabulary
 from fakepeer.errors import ScenarioError
 from fakepeer.pki import defects, mirrors
-from fakepeer.scenario import model
 from fakepeer.scenario.model import (
     Expectation,
     NameOverride,
@@ -24,24 +24,9 @@ from fakepeer.scenario.model import (
 
 
 class TestNamesMatchThePki:
-    def test_eras_profiles_and_paths(self):
-        """Every era, its profile and its chain paths (default first) match mirrors.ERAS."""
-        assert {e.id: e.profile for e in mirrors.ERAS.values()} == model.ERA_PROFILES
-        assert {
-            e.id: (e.default_path, *(p for p in e.paths if p != e.default_path))
-            for e in mirrors.ERAS.values()
-        } == model.ERA_PATHS
-        assert model.DEFAULT_ERA == mirrors.DEFAULT_ERA
-
-    def test_defects_and_their_arguments(self):
-        """The defect names and which ones take an argument match pki.defects.DEFECTS."""
-        assert tuple(defects.DEFECTS) == model.DEFECT_NAMES
-        assert set(model.DEFECT_ARGUMENTS) == {
-            d.name for d in defects.DEFECTS.values() if d.takes_argument
-        }
-
     def test_shape_defects_are_those_that_choose_what_is_sent(self):
-        """SHAPE_DEFECTS are exactly the defects that change a plan's chain shape."""
+        """The vocabulary's chain-shape defects are exactly those that change a plan's
+        chain shape."""
         era = mirrors.ERAS["microsoft-2026"]
         changed = set()
         for info in defects.DEFECTS.values():
@@ -50,25 +35,11 @@ class TestNamesMatchThePki:
             info.apply(plan, "microsoft-2023" if info.name == "rotated-root" else None)
             if plan.shape != "full":
                 changed.add(info.name)
-        assert changed == model.SHAPE_DEFECTS
-
-    def test_alert_names(self):
-        """ALERT_NAMES are the names of fakepeer.tls.alerts.ALERTS, in code order."""
-        from fakepeer.tls.alerts import ALERTS
-
-        assert tuple(a.name for a in ALERTS.values()) == model.ALERT_NAMES
-
-    def test_tls_versions_and_profile_client_certificates(self):
-        """TLS version spellings and each profile's client-certificate mode match fakepeer.tls."""
-        from fakepeer.tls import GENESYS, MICROSOFT, TlsVersion
-
-        assert tuple(v.value for v in TlsVersion) == model.TLS_VERSIONS
-        assert {
-            "microsoft": MICROSOFT.client_certificate, "genesys": GENESYS.client_certificate,
-        } == model.PROFILE_CLIENT_CERTIFICATE
+        assert changed == {d.name for d in vocabulary.DEFECTS.values() if d.chooses_shape}
 
     def test_scenario_package_imports_nothing_else_from_fakepeer(self):
-        """fakepeer.scenario imports only fakepeer.errors, so files validate without the PKI."""
+        """fakepeer.scenario imports only fakepeer.errors and the vocabulary, so files
+        validate without the PKI."""
         import subprocess
         import sys
 
@@ -78,7 +49,8 @@ class TestNamesMatchThePki:
                               check=True)
         loaded = set(json.loads(done.stdout))
         assert loaded == {"fakepeer", "fakepeer.errors", "fakepeer.scenario",
-                          "fakepeer.scenario.load", "fakepeer.scenario.model"}
+                          "fakepeer.scenario.load", "fakepeer.scenario.model",
+                          "fakepeer.vocabulary"}
 
 
 def _error(build) -> ScenarioValueError:
@@ -277,7 +249,8 @@ class TestTimeline:
 
 expectations = st.one_of(
     st.just(Expectation("accept")),
-    st.builds(Expectation, st.just("reject"), st.none() | st.sampled_from(model.ALERT_NAMES)),
+    st.builds(Expectation, st.just("reject"),
+              st.none() | st.sampled_from(tuple(vocabulary.ALERT_NAMES.values()))),
     st.builds(lambda s: Expectation("mark-down", sip_status=s),
               st.none() | st.integers(300, 699)),
 )

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from fakepeer import vocabulary
 from fakepeer.cli.commands.probe import (
     add_dialback_options,
     add_outbound_options,
@@ -24,8 +25,6 @@ from fakepeer.pki.defects import DEFECTS
 from fakepeer.report.events import Event, Fanout
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
 from fakepeer.scenario.model import (
-    CA_LISTS,
-    CLIENT_CERTIFICATE_MODES,
     LEAF_KEYS,
     LeafSpec,
     Scenario,
@@ -66,10 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--tls-max", default=None, help="highest TLS version")
     parser.add_argument("--ciphers", default=None, help="OpenSSL cipher list (colon-separated)")
     parser.add_argument("--groups", default=None, help="ECDHE groups (colon-separated)")
-    parser.add_argument("--client-cert", choices=CLIENT_CERTIFICATE_MODES, default=None,
+    parser.add_argument("--client-cert", choices=vocabulary.CLIENT_CERTIFICATE_MODES, default=None,
                         help="mutual TLS policy (default: required for microsoft, off for "
                              "genesys)")
-    parser.add_argument("--ca-list", choices=CA_LISTS, default=None,
+    parser.add_argument("--ca-list", choices=vocabulary.CA_LISTS, default=None,
                         help="the CertificateRequest's CA names")
     parser.add_argument("--tolerate-missing-client-auth", action="store_true",
                         help="accept SBC certificates without clientAuth (late-2025 rule)")
