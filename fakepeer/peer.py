@@ -11,11 +11,10 @@ from pathlib import Path
 
 from cryptography import x509
 
-from fakepeer import sip
+from fakepeer import sip, vocabulary
 from fakepeer.errors import ConfigError, ScenarioError
 from fakepeer.pki import export, mirrors
 from fakepeer.pki.chain import ServedChain
-from fakepeer.pki.defects import DEFECTS, parse_defect
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.keys import KeySpec
 from fakepeer.pki.model import LeafProfile, SanEntry, dns
@@ -26,17 +25,6 @@ from fakepeer.tls.inspect import load_system_roots
 from fakepeer.tls.policy import oversize_ca_list, public_bundle_ca_list
 
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-
-#: What an OpenSSL-family verifier sends for each verify error (real-peers.md section 4).
-ALERT_FOR_VERIFY_ERROR = {
-    9: "bad_certificate", 10: "certificate_expired", 18: "unknown_ca", 19: "unknown_ca",
-    20: "unknown_ca", 23: "certificate_revoked", 26: "unsupported_certificate",
-    62: "bad_certificate", 66: "bad_certificate", 68: "bad_certificate",
-}
-
-#: Defects that need OpenSSL's security level lowered before fakepeer can even serve them.
-_NEEDS_SECLEVEL_0 = {"sha1-signature", "weak-key"}
-
 
 @dataclass(frozen=True)
 class RealizedPeer:
@@ -59,11 +47,11 @@ class RealizedPeer:
         stated = self.scenario.expectation
         if self.scenario.source is not None or stated.reaction != "accept":
             return stated
-        for text in self.scenario.defects:
-            info, _ = parse_defect(text)
-            if info.verify_error is not None and info.name != "rotated-root":
-                alert = ALERT_FOR_VERIFY_ERROR.get(info.verify_error, "bad_certificate")
-                return Expectation("reject", alert=alert, reason=info.summary)
+        for use in map(vocabulary.parse_defect, self.scenario.defects):
+            defect = use.defect
+            if defect.refused_by_correct_sbc and defect.verify_error is not None:
+                alert = vocabulary.ALERT_NAMES[vocabulary.openssl_alert_for(defect.verify_error)]
+                return Expectation("reject", alert=alert, reason=defect.summary)
         return stated
 
     @property
@@ -90,13 +78,11 @@ def _policy(scenario: Scenario, pki: Pki) -> TlsPolicy:
             policy = policy.with_ca_list(_ca_list(spec.ca_list, pki))
         if spec.tolerate_missing_client_auth:
             policy = policy.tolerating(26)
-        defects = {parse_defect(d)[0].name for d in scenario.defects}
-        for override in scenario.names:
-            defects |= {parse_defect(d)[0].name for d in override.defects or ()}
-        old_protocol = policy.min_version in ("TLSv1", "TLSv1.1")
+        defects = [*scenario.defects,
+                   *(d for override in scenario.names for d in override.defects or ())]
         if spec.insecure_security_level is not None:
             policy = policy.with_insecure_security_level(spec.insecure_security_level)
-        elif _NEEDS_SECLEVEL_0 & defects or old_protocol:
+        elif vocabulary.needs_security_level_0(defects, policy.min_version):
             # SHA-1, RSA-1024 and TLS 1.0/1.1 handshakes are refused by OpenSSL 3 at its
             # default level: serving them on purpose needs level 0.
             policy = policy.with_insecure_security_level(0)
@@ -108,7 +94,7 @@ def _policy(scenario: Scenario, pki: Pki) -> TlsPolicy:
 def _ca_list(choice: str, pki: Pki) -> tuple[x509.Name, ...]:
     if choice == "empty":
         return ()
-    seven = tuple(c.certificate.subject for c in pki.certificates(mirrors.MICROSOFT_2026_ROOTS))
+    seven = tuple(c.certificate.subject for c in pki.certificates(vocabulary.SEVEN_ROOTS))
     if choice == "seven-roots":
         return seven
     bundle = public_bundle_ca_list(SYSTEM_BUNDLE)
@@ -156,14 +142,6 @@ def leaf_profile(scenario: Scenario) -> LeafProfile | None:
 
 def realize(scenario: Scenario, pki: Pki) -> RealizedPeer:
     """Build what ``scenario`` (without phases: use ``Scenario.at_phase``) serves."""
-    if scenario.era not in mirrors.ERAS:
-        raise ScenarioError(f"scenario {scenario.name}: unknown era {scenario.era!r}; "
-                            f"known: {', '.join(mirrors.ERAS)}")
-    for text in scenario.defects:
-        name = text.partition("=")[0]
-        if name not in DEFECTS:
-            raise ScenarioError(f"scenario {scenario.name}: unknown defect {name!r}; "
-                                f"known: {', '.join(DEFECTS)}")
     chain = build_situation(pki, Situation(scenario.era, scenario.path, scenario.defects,
                                            leaf_profile(scenario)))
     by_name = {}

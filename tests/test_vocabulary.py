@@ -77,3 +77,22 @@ def test_profiles_and_eras_agree():
     assert {e.profile for e in vocabulary.ERAS.values()} == set(vocabulary.PROFILE_NAMES)
     assert vocabulary.default_era_of(None) == vocabulary.DEFAULT_ERA
     assert vocabulary.default_era_of("genesys") == "genesys"
+
+
+def test_the_pki_refuses_names_the_vocabulary_does_not_have(monkeypatch):
+    """pki.mirrors and pki.defects check at import that they cover exactly the
+    vocabulary's eras, paths and defects; a typo names the difference."""
+    from fakepeer.pki import defects, mirrors
+
+    mirrors._check_names()
+    defects.check_names(defects.APPLY)
+    with pytest.raises(ValueError, match=r"missing \['rotated-root'\], not in the vocabulary "
+                                         r"\['rotated-roots'\]"):
+        defects.check_names([*(n for n in defects.APPLY if n != "rotated-root"),
+                             "rotated-roots"])
+    eras = dict(mirrors.ERAS)
+    eras["microsoft-2062"] = eras.pop("microsoft-2026")
+    monkeypatch.setattr(mirrors, "ERAS", eras)
+    with pytest.raises(ValueError, match=r"eras: missing \['microsoft-2026'\], not in the "
+                                         r"vocabulary \['microsoft-2062'\]"):
+        mirrors._check_names()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from fakepeer import vocabulary
 from fakepeer.pki import mirrors
-from fakepeer.pki.defects import DEFECTS
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.model import CertificateId
 from fakepeer.pki.revocation import Revocations
@@ -29,17 +29,9 @@ def era_certificate_ids(era_ids: Iterable[str], all_issuers: bool = False) -> li
 
 
 def defect_situations(era_id: str) -> list[Situation]:
-    """One situation per defect for an era (rotated-root goes to the next era)."""
-    order = list(mirrors.ERAS)
-    out = []
-    for name in DEFECTS:
-        if name == "rotated-root":
-            here = order.index(era_id)
-            target = order[(here + 1) % len(order)]
-            out.append(Situation(era=era_id, defects=(f"rotated-root={target}",)))
-        else:
-            out.append(Situation(era=era_id, defects=(name,)))
-    return out
+    """One situation per defect for an era (an era argument names the next era)."""
+    return [Situation(era=era_id, defects=(vocabulary.defect_example(name, era_id),))
+            for name in vocabulary.DEFECTS]
 
 
 def generate(pki: Pki, era_ids: list[str], *, all_issuers: bool = False,

@@ -1,17 +1,19 @@
-"""Named, composable certificate defects that scenarios ask for by name.
+"""How each named defect is applied: the vocabulary says what the defects are
+(:data:`fakepeer.vocabulary.DEFECTS`: summary, argument, verify error), this module how
+each one changes a ``LeafPlan`` (what to issue and send) before anything is signed.
 
-A defect transforms a ``LeafPlan`` (what to issue and send) before anything is signed, so
-defects compose: ``expired-leaf`` + ``leaf-only`` is an expired leaf sent without its
-intermediate. ``DEFECTS`` documents each one with what an OpenSSL-family verifier reports.
+So defects compose: ``expired-leaf`` + ``leaf-only`` is an expired leaf sent without its
+intermediate. ``APPLY`` covers exactly the vocabulary's defects (checked at import).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
-from fakepeer.errors import PkiError
+from fakepeer import vocabulary
 from fakepeer.pki.keys import KeySpec
 from fakepeer.pki.model import ChainPath, Era, LeafProfile, SanEntry, dns
 
@@ -38,17 +40,8 @@ class LeafPlan:
     defects: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class DefectInfo:
-    name: str
-    summary: str
-    #: The OpenSSL verify error a verifier reports (``openssl verify`` numbering), if any.
-    verify_error: int | None
-    apply: Callable[[LeafPlan, str | None], None]
-    takes_argument: bool = False
-    argument_help: str = ""
-    #: ``openssl verify -auth_level N`` needed to see ``verify_error`` (None: the default).
-    auth_level: int | None = None
+#: Changes a plan for one defect, given the defect's argument (``None``: its default).
+Apply = Callable[[LeafPlan, str | None], None]
 
 
 def _expired_leaf(plan: LeafPlan, _: str | None) -> None:
@@ -129,61 +122,54 @@ def _with_cn(profile: LeafProfile, value: str) -> tuple[tuple[str, str], ...]:
     return tuple((k, value if k == "CN" else v) for k, v in profile.subject)
 
 
-_ALL = (
-    DefectInfo("expired-leaf", "the leaf expired yesterday", 10, _expired_leaf),
-    DefectInfo("not-yet-valid", "the leaf becomes valid in 30 days", 9, _not_yet_valid),
-    DefectInfo("expired-intermediate", "the issuing CA re-issued with dates in the past "
-               "(as Azure RSA TLS Issuing CA 03 on 2026-08-25)", 10, _expired_intermediate),
-    DefectInfo("wrong-san", "the leaf names another host", 62, _wrong_san, True,
-               "the DNS name to put in the leaf (default wrong.host.fakepeer.invalid)"),
-    DefectInfo("cn-only", "the leaf has no subjectAltName, only a CN (OpenSSL still matches "
-               "the CN; strict verifiers do not)", None, _cn_only),
-    DefectInfo("ip-only-san", "the leaf names only an IP address", 62, _ip_only, True,
-               "the IP address (default 127.0.0.1)"),
-    DefectInfo("wildcard-too-deep", "the leaf's only name is a wildcard one label too "
-               "high (*.microsoft.com)", 62, _wildcard_too_deep),
-    DefectInfo("self-signed-leaf", "the leaf signs itself and comes alone", 18, _self_signed),
-    DefectInfo("untrusted-root", "an impostor root with the real name and another key signs "
-               "the chain", 20, _untrusted_root),
-    DefectInfo("rotated-root", "the leaf re-issued under another era's chain", 20,
-               lambda plan, era: None, True, "the era to rotate to (e.g. microsoft-2026)"),
-    DefectInfo("sha1-signature", "the leaf is signed with sha1WithRSAEncryption (RSA issuers "
-               "only; cryptography cannot build it, fakepeer re-signs it)", 68, _sha1,
-               auth_level=1),
-    DefectInfo("weak-key", "the leaf has an RSA 1024 key", 66, _weak_key, auth_level=2),
-    DefectInfo("no-server-auth", "the leaf's EKU lacks serverAuth", 26, _no_server_auth),
-    DefectInfo("no-client-auth", "the leaf's EKU lacks clientAuth", 26, _no_client_auth),
-    DefectInfo("revoked", "the leaf is listed in its issuer's CRL and OCSP", 23, _revoked),
-    DefectInfo("leaf-only", "only the leaf is sent: the missing-intermediate case", 20,
-               _shape("leaf-only")),
-    DefectInfo("missing-intermediate", "alias of leaf-only", 20, _shape("leaf-only")),
-    DefectInfo("reversed", "the chain is sent root-side first", None, _shape("reversed")),
-    DefectInfo("with-root", "the root is sent too", None, _shape("with-root")),
-    DefectInfo("with-extra", "an unrelated certificate is sent after the chain", None,
-               _shape("with-extra")),
-    DefectInfo("both-cross-signed", "both cross-signed versions of each intermediate are sent",
-               None, _shape("both-cross-signed")),
-)
-DEFECTS: dict[str, DefectInfo] = {d.name: d for d in _ALL}
+def _moves_era(plan: LeafPlan, _: str | None) -> None:
+    """Nothing to change in the leaf: the situation picks the other era's path (the
+    vocabulary's ``moves_era``) before the plan is made."""
 
 
-def parse_defect(text: str) -> tuple[DefectInfo, str | None]:
-    """``name`` or ``name=argument`` -> (info, argument); errors list the known names."""
-    name, eq, argument = text.partition("=")
-    info = DEFECTS.get(name.strip())
-    if info is None:
-        raise PkiError(f"unknown defect {name!r}; known defects: {', '.join(DEFECTS)}")
-    if eq and not info.takes_argument:
-        raise PkiError(f"defect {name} takes no argument (got {argument!r})")
-    if info.name == "rotated-root" and not argument:
-        raise PkiError("defect rotated-root needs the era to rotate to: rotated-root=ERA")
-    return info, (argument.strip() or None) if eq else None
+_APPLY: dict[str, Apply] = {
+    "expired-leaf": _expired_leaf,
+    "not-yet-valid": _not_yet_valid,
+    "expired-intermediate": _expired_intermediate,
+    "wrong-san": _wrong_san,
+    "cn-only": _cn_only,
+    "ip-only-san": _ip_only,
+    "wildcard-too-deep": _wildcard_too_deep,
+    "self-signed-leaf": _self_signed,
+    "untrusted-root": _untrusted_root,
+    "rotated-root": _moves_era,
+    "sha1-signature": _sha1,
+    "weak-key": _weak_key,
+    "no-server-auth": _no_server_auth,
+    "no-client-auth": _no_client_auth,
+    "revoked": _revoked,
+    "leaf-only": _shape("leaf-only"),
+    "missing-intermediate": _shape("leaf-only"),
+    "reversed": _shape("reversed"),
+    "with-root": _shape("with-root"),
+    "with-extra": _shape("with-extra"),
+    "both-cross-signed": _shape("both-cross-signed"),
+}
 
 
-def apply_defects(plan: LeafPlan, defects: list[str]) -> LeafPlan:
+def check_names(applied: Iterable[str]) -> None:
+    """``applied`` are exactly the vocabulary's defects: a typo fails at import, naming
+    the difference, instead of shipping a defect that cannot be served."""
+    ours, theirs = set(applied), set(vocabulary.DEFECTS)
+    if ours != theirs:
+        raise ValueError("fakepeer.pki.defects does not apply exactly the vocabulary's "
+                         f"defects: missing {sorted(theirs - ours)}, not in the vocabulary "
+                         f"{sorted(ours - theirs)}")
+
+
+check_names(_APPLY)
+APPLY: Mapping[str, Apply] = MappingProxyType(_APPLY)
+
+
+def apply_defects(plan: LeafPlan, uses: Sequence[vocabulary.DefectUse]) -> LeafPlan:
+    """A copy of ``plan`` with each (checked) defect applied in order."""
     plan = replace(plan, defects=list(plan.defects))
-    for text in defects:
-        info, argument = parse_defect(text)
-        info.apply(plan, argument)
-        plan.defects.append(text)
+    for use in uses:
+        APPLY[use.defect.name](plan, use.argument)
+        plan.defects.append(use.text)
     return plan

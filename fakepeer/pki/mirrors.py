@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from fakepeer import vocabulary
 from fakepeer.pki.keys import KeySpec
 from fakepeer.pki.model import CaSpec, ChainPath, Era, LeafProfile, dns
 
@@ -108,18 +109,6 @@ ROOTS: tuple[CaSpec, ...] = (
         system_file="DigiCert_High_Assurance_EV_Root_CA.pem", source="[C]",
     ),
 )
-
-#: The roots Microsoft asks Direct Routing SBCs to trust from 2026 [S].
-MICROSOFT_2026_ROOTS = (
-    "digicert-global-root-ca",
-    "digicert-global-root-g2",
-    "digicert-global-root-g3",
-    "digicert-tls-ecc-p384-root-g5",
-    "digicert-tls-rsa4096-root-g5",
-    "microsoft-ecc-root-2017",
-    "microsoft-rsa-root-2017",
-)
-
 
 def _ms_rsa_tls_ca(number: str) -> CaSpec:
     return CaSpec(
@@ -278,10 +267,9 @@ GENESYS_EDGE_LEAF = LeafProfile(
 
 
 def _microsoft_era(era_id: str, title: str, leaf: LeafProfile, paths: dict[str, ChainPath],
-                   default_path: str, siblings: tuple[str, ...], notes: tuple[str, ...]) -> Era:
-    return Era(id=era_id, title=title, profile="microsoft", leaf=leaf, paths=paths,
-               default_path=default_path, sibling_issuers=siblings,
-               recommended_roots=MICROSOFT_2026_ROOTS if era_id.endswith("2026") else (),
+                   siblings: tuple[str, ...], notes: tuple[str, ...]) -> Era:
+    return Era(id=era_id, title=title, leaf=leaf, paths=paths, sibling_issuers=siblings,
+               recommended_roots=vocabulary.SEVEN_ROOTS if era_id.endswith("2026") else (),
                notes=notes)
 
 
@@ -292,7 +280,7 @@ ERAS: dict[str, Era] = {
             "microsoft-2020", "Teams Direct Routing 2020-2023 (Baltimore CyberTrust Root)",
             MICROSOFT_PROXY_LEAF,
             {"baltimore": ChainPath(("microsoft-rsa-tls-ca-01",), "baltimore-cybertrust-root")},
-            "baltimore", ("microsoft-rsa-tls-ca-02",),
+            ("microsoft-rsa-tls-ca-02",),
             ("The real Baltimore root expired on 2025-05-12.",),
         ),
         _microsoft_era(
@@ -309,7 +297,6 @@ ERAS: dict[str, Era] = {
                     ("azure-ecc-tls-issuing-ca-03@microsoft-ecc-root-2017",),
                     "microsoft-ecc-root-2017"),
             },
-            "digicert-g2",
             ("azure-rsa-tls-issuing-ca-04", "azure-rsa-tls-issuing-ca-07",
              "azure-rsa-tls-issuing-ca-08"),
             ("Switched for Teams SIP on 2023-10-03 after 24-hour test flips on 2023-09-05 "
@@ -344,13 +331,13 @@ ERAS: dict[str, Era] = {
                      "microsoft-tls-ecc-root-g2@digicert-global-root-g3"),
                     "digicert-global-root-g3"),
             },
-            "digicert-g2", ("microsoft-tls-g2-rsa-ca-ocsp-04",),
+            ("microsoft-tls-g2-rsa-ca-ocsp-04",),
             ("serverAuth-only EKUs from leaf to cross-signed root: SBCs that check the TLS "
              "client purpose on Microsoft's certificate in mutual TLS fail.",
              "4 deep: verifiers with a small verify depth fail with error 20."),
         ),
         Era(
-            id="genesys", title="Genesys Cloud BYOC Cloud (DigiCert)", profile="genesys",
+            id="genesys", title="Genesys Cloud BYOC Cloud (DigiCert)",
             leaf=GENESYS_EDGE_LEAF,
             paths={
                 "digicert-g2": ChainPath(("digicert-global-g2-tls-rsa-sha256-2020-ca1",),
@@ -361,13 +348,12 @@ ERAS: dict[str, Era] = {
                 "digicert-ev": ChainPath(("digicert-sha2-ev-server-ca",),
                                          "digicert-high-assurance-ev-root"),
             },
-            default_path="digicert-g2",
             notes=("Genesys certificates carry no clientAuth EKU from the week of 2026-03-09.",),
         ),
     )
 }
 
-DEFAULT_ERA = "microsoft-2026"
+DEFAULT_ERA = vocabulary.DEFAULT_ERA
 
 #: Public issuing CAs a lab SBC certificate can come from, and one no cloud trusts.
 SBC_ISSUERS: dict[str, ChainPath] = {
@@ -378,3 +364,25 @@ SBC_ISSUERS: dict[str, ChainPath] = {
     "digicert-ev": ChainPath(("digicert-sha2-ev-server-ca",), "digicert-high-assurance-ev-root"),
     "untrusted": ChainPath(("fakepeer-untrusted-issuing-ca",), "fakepeer-untrusted-root"),
 }
+
+
+def _check_names() -> None:
+    """The eras and paths here are exactly the vocabulary's, and every root it lists is
+    mirrored: a typo fails at import, naming the difference, instead of shipping."""
+    problems = []
+    for kind, ours, theirs in (("eras", set(ERAS), set(vocabulary.ERAS)),
+                               *((f"paths of era {e}", set(ERAS[e].paths),
+                                  set(vocabulary.ERAS[e].paths))
+                                 for e in set(ERAS) & set(vocabulary.ERAS))):
+        if ours != theirs:
+            problems.append(f"{kind}: missing {sorted(theirs - ours)}, not in the "
+                            f"vocabulary {sorted(ours - theirs)}")
+    unknown_roots = sorted(set(vocabulary.SEVEN_ROOTS) - set(CAS))
+    if unknown_roots:
+        problems.append(f"seven roots not mirrored: {unknown_roots}")
+    if problems:
+        raise ValueError("fakepeer.pki.mirrors does not match fakepeer.vocabulary: "
+                         + "; ".join(problems))
+
+
+_check_names()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from fakepeer import vocabulary
 from fakepeer.pki.keys import KeySpec
 
 #: Extensions a spec can ask for, by the short names used in ``CaSpec.extensions``.
@@ -148,23 +149,29 @@ class ChainPath:
 
 @dataclass(frozen=True, slots=True)
 class Era:
-    """One state of a cloud peer's PKI: which leaf it serves and through which path."""
+    """One state of a cloud peer's PKI: which leaf it serves and through which paths.
+
+    ``id`` and the path names are the vocabulary's (:data:`fakepeer.vocabulary.ERAS`),
+    which also says whose era it is and which path is the default.
+    """
 
     id: str
     title: str
-    profile: str  # "microsoft" or "genesys"
     leaf: LeafProfile
     paths: dict[str, ChainPath]
-    default_path: str
     #: Issuing CAs that exist in reality beside the default one; made on request only.
     sibling_issuers: tuple[str, ...] = ()
     #: Roots a correctly configured SBC must trust for this era (ids), beyond the anchor.
     recommended_roots: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
-    def __post_init__(self) -> None:
-        if self.default_path not in self.paths:
-            raise ValueError(f"era {self.id}: default path {self.default_path!r} not in paths")
+    @property
+    def terms(self) -> vocabulary.EraTerms:
+        return vocabulary.ERAS[self.id]
+
+    @property
+    def default_path(self) -> str:
+        return self.terms.default_path
 
     def path(self, name: str | None = None) -> ChainPath:
         name = name or self.default_path

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from fakepeer import vocabulary
 from fakepeer.errors import PkiError
 from fakepeer.pki import mirrors
 from fakepeer.pki.chain import ServedChain
-from fakepeer.pki.defects import LeafPlan, apply_defects, parse_defect
+from fakepeer.pki.defects import LeafPlan, apply_defects
 from fakepeer.pki.hierarchy import IMPOSTOR_PREFIX, Pki
 from fakepeer.pki.model import CertificateId, ChainPath, Era, LeafProfile, dns
 from fakepeer.pki.revocation import Revocations
@@ -21,7 +22,7 @@ from fakepeer.pki.sha1 import resign_with_sha1
 class Situation:
     """What to serve, as asked: resolved into certificates by :func:`build_situation`."""
 
-    era: str = mirrors.DEFAULT_ERA
+    era: str = vocabulary.DEFAULT_ERA
     path: str | None = None
     defects: tuple[str, ...] = ()
     leaf: LeafProfile | None = None  # overrides the era's leaf profile
@@ -42,18 +43,20 @@ def era_by_id(era_id: str) -> Era:
 def plan_situation(pki: Pki, situation: Situation) -> LeafPlan:
     era = era_by_id(situation.era)
     try:
+        uses = vocabulary.check_defects(situation.defects, era.id)
         path = era.path(situation.path)
+    except vocabulary.DefectError as exc:
+        raise PkiError(exc.problem) from None
     except KeyError as exc:
         raise PkiError(str(exc.args[0])) from None
     path_name = situation.path or era.default_path
-    for text in situation.defects:
-        info, argument = parse_defect(text)
-        if info.name == "rotated-root":
-            target = era_by_id(argument or "")
+    for use in uses:
+        if use.defect.moves_era and use.argument is not None:
+            target = era_by_id(use.argument)
             path, path_name = target.path(), f"rotated-to-{target.id}"
     plan = LeafPlan(era=era, path_name=path_name, path=path,
                     profile=situation.leaf or era.leaf, now=pki.options.now)
-    return apply_defects(plan, list(situation.defects))
+    return apply_defects(plan, uses)
 
 
 def _leaf_id(plan: LeafPlan) -> str:

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from fakepeer import sip
+from fakepeer import sip, vocabulary
 from fakepeer.errors import ConfigError, PkiError
 from fakepeer.peer import client_trust
 from fakepeer.pki import mirrors
 from fakepeer.pki.chain import ServedChain
-from fakepeer.pki.defects import parse_defect
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.situation import Situation, build_situation
 from fakepeer.probe.validation import (
@@ -110,7 +109,7 @@ def build_caller(
     era = era or ("genesys" if profile == "genesys" else mirrors.DEFAULT_ERA)
     if era not in mirrors.ERAS:
         raise ConfigError(f"--era {era!r}: unknown; known eras: {', '.join(mirrors.ERAS)}")
-    chosen = profile or mirrors.ERAS[era].profile
+    chosen = profile or vocabulary.ERAS[era].profile
     if chosen not in ("microsoft", "genesys"):
         raise ConfigError(f"--profile {chosen!r}: expected microsoft or genesys")
     kind: Profile = "microsoft" if chosen == "microsoft" else "genesys"
@@ -122,11 +121,10 @@ def build_caller(
                               "presents none (it never does mutual TLS)")
     else:
         try:
-            infos = [parse_defect(text)[0] for text in defects]
             chain = build_situation(pki, Situation(era, path, tuple(defects)))
         except PkiError as exc:
             raise ConfigError(str(exc)) from None
-        if any(info.auth_level is not None for info in infos):
+        if vocabulary.needs_security_level_0(defects):
             policy = policy.with_insecure_security_level(0)
     policy = dataclasses.replace(policy, label=f"{kind}-client")
     return Caller(

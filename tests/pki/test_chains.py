@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from fakepeer.pki import mirrors
-from fakepeer.pki.defects import DEFECTS
 from fakepeer.pki.model import CertificateId
 from fakepeer.pki.revocation import Revocations
 from fakepeer.pki.situation import Situation, build_situation
+from fakepeer.vocabulary import DEFECTS
 from tests.pki.helpers import openssl_verify
 
 ERA_PATHS = [(era.id, path) for era in mirrors.ERAS.values() for path in era.paths]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from fakepeer.pki.defects import DEFECTS
+from fakepeer.vocabulary import DEFECTS
 from tests.serve.harness import s_client, serving
 
 #: The alert OpenSSL's client sends for each verify error (measured with OpenSSL 3.0).

@@ -26,12 +26,12 @@ from typing import Any
 
 from cryptography import x509
 
+from fakepeer import vocabulary
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_store_options, open_pki, parse_now
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
 from fakepeer.pki import mirrors
-from fakepeer.pki.defects import DEFECTS
 from fakepeer.report.events import Fanout, Sink
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
 
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="the era's chain path for the client certificate")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME[=ARG]",
                         help="defect of the client chain fakepeer presents (repeatable): "
-                             f"{', '.join(DEFECTS)}")
+                             f"{', '.join(vocabulary.DEFECTS)}")
     add_outbound_options(parser)
     parser.add_argument("--fqdn", default=None, metavar="NAME",
                         help="the SBC's FQDN: SNI and the name its certificate must carry "

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from fakepeer import vocabulary
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_store_options, open_pki
 from fakepeer.cli.status import ExitStatus
@@ -145,14 +146,9 @@ def _chain_path(scenario: Scenario) -> tuple[str, str, ChainPath, bool]:
     """(era id, path name, path, rotated?) of the chain served, following rotated-root."""
     from fakepeer.pki import mirrors
 
-    era = mirrors.ERAS[scenario.era]
-    name = scenario.path or era.default_path
-    rotated = False
-    for text in scenario.defects:
-        defect, _, argument = text.partition("=")
-        if defect == "rotated-root":
-            era, rotated = mirrors.ERAS[argument], True
-            name = era.default_path
+    era_id, rotated = vocabulary.chain_era(scenario.era, scenario.defects)
+    era = mirrors.ERAS[era_id]
+    name = era.default_path if rotated else scenario.path or era.default_path
     return era.id, name, era.path(name), rotated
 
 
@@ -230,7 +226,6 @@ def _expect_lines(expectation: Expectation) -> list[str]:
 
 def _serving_lines(scenario: Scenario) -> list[str]:
     from fakepeer.pki import mirrors
-    from fakepeer.pki.defects import DEFECTS
 
     era = mirrors.ERAS[scenario.era]
     era_id, path_name, path, rotated = _chain_path(scenario)
@@ -243,7 +238,7 @@ def _serving_lines(scenario: Scenario) -> list[str]:
              _row("chain path", f"{which}: leaf <- {' <- '.join(path.certificates)} <- "
                   f"{path.anchor}")]
     for text in scenario.defects:
-        info = DEFECTS[text.partition("=")[0]]
+        info = vocabulary.parse_defect(text).defect
         code = f" (OpenSSL verify error {info.verify_error})" if info.verify_error else ""
         lines.append(_row("defect", f"{text}: {info.summary}{code}"))
     if not scenario.defects:

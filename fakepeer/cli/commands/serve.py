@@ -21,7 +21,6 @@ from fakepeer.cli.options import add_store_options, open_pki
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import FakepeerError, ScenarioError
 from fakepeer.pki import mirrors
-from fakepeer.pki.defects import DEFECTS
 from fakepeer.report.events import Event, Fanout
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
 from fakepeer.scenario.model import (
@@ -53,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "genesys for --profile genesys)")
     parser.add_argument("--path", default=None, help="the era's chain path (e.g. microsoft-2017)")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME[=ARG]",
-                        help=f"certificate defect (repeatable): {', '.join(DEFECTS)}")
+                        help=f"certificate defect (repeatable): {', '.join(vocabulary.DEFECTS)}")
     parser.add_argument("--leaf-name", action="append", default=None, metavar="DNS",
                         help="the leaf's DNS names instead of the era's (repeatable; the "
                              "first is also its CN)")
@@ -102,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def scenario_from_options(args: argparse.Namespace) -> Scenario:
     """The scenario the command line describes when no catalogue scenario is named."""
     era = args.era or ("genesys" if args.profile == "genesys" else mirrors.DEFAULT_ERA)
-    profile = args.profile or mirrors.ERAS[era].profile
+    profile = args.profile or vocabulary.ERAS[era].profile
     try:
         return Scenario(
             name="command-line",
