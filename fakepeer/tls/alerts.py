@@ -3,13 +3,13 @@
 
 fakepeer's whole job is to tell a lab engineer what their SBC did. An SBC says "no"
 with a one-byte alert description and its logs say it with an OpenSSL verify error
-number, so both are decoded here into names and plain-English meanings written from
-fakepeer's point of view ("when the SBC sends us this, it means ...").
+number, so both are decoded here into plain-English meanings written from fakepeer's
+point of view ("when the SBC sends us this, it means ..."). The alert names and the
+OpenSSL verify-error -> alert table are :mod:`fakepeer.vocabulary`'s.
 
 Nothing in this module does I/O or imports OpenSSL. Sources: RFC 8446 section 6, RFC
-5246 section 7.2, the IANA "TLS Alerts" registry, OpenSSL's ``x509_vfy.h`` and
-``ssl/statem/statem_lib.c`` (``ssl_x509err2alert``), and .NET's ``SecureChannel.cs``
-(``CreateFatalHandshakeAlertToken``, ``GetAlertMessageFromChain``).
+5246 section 7.2, the IANA "TLS Alerts" registry, OpenSSL's ``x509_vfy.h``, and .NET's
+``SecureChannel.cs`` (``CreateFatalHandshakeAlertToken``, ``GetAlertMessageFromChain``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
+
+from fakepeer import vocabulary
 
 
 class AlertLevel(IntEnum):
@@ -36,86 +38,79 @@ class AlertInfo:
     meaning: str
 
 
-def _alerts(*rows: tuple[int, str, str]) -> Mapping[int, AlertInfo]:
-    return MappingProxyType({code: AlertInfo(code, name, meaning) for code, name, meaning in rows})
+def _alerts(*rows: tuple[int, str]) -> Mapping[int, AlertInfo]:
+    """The vocabulary's alert names with their meanings; every alert has exactly one."""
+    codes, known = {code for code, _ in rows}, set(vocabulary.ALERT_NAMES)
+    if codes != known or len(rows) != len(codes):
+        raise ValueError("fakepeer.tls.alerts must give one meaning to exactly the "
+                         f"vocabulary's alerts: missing {sorted(known - codes)}, not in the "
+                         f"vocabulary {sorted(codes - known)}")
+    return MappingProxyType({code: AlertInfo(code, vocabulary.ALERT_NAMES[code], meaning)
+                             for code, meaning in rows})
 
 
-#: Alert description code -> name and meaning *when the SBC sends it to fakepeer*.
+#: Alert description code -> name (the vocabulary's) and meaning *when the SBC sends it
+#: to fakepeer*.
 ALERTS: Mapping[int, AlertInfo] = _alerts(
-    (0, "close_notify", "the SBC closed the TLS session cleanly"),
-    (10, "unexpected_message", "the SBC received a TLS message it did not expect at that point"),
-    (20, "bad_record_mac", "the SBC could not authenticate a record (keys or bytes got mangled)"),
-    (21, "decryption_failed", "obsolete (SSL 3.0/TLS 1.0): the SBC could not decrypt a record"),
-    (22, "record_overflow", "the SBC received a record longer than TLS allows"),
-    (30, "decompression_failure", "obsolete: TLS compression failed"),
+    (0, "the SBC closed the TLS session cleanly"),
+    (10, "the SBC received a TLS message it did not expect at that point"),
+    (20, "the SBC could not authenticate a record (keys or bytes got mangled)"),
+    (21, "obsolete (SSL 3.0/TLS 1.0): the SBC could not decrypt a record"),
+    (22, "the SBC received a record longer than TLS allows"),
+    (30, "obsolete: TLS compression failed"),
     (
         40,
-        "handshake_failure",
-        "the SBC found no acceptable parameters (no shared cipher suite, group or "
-        "signature algorithm), or, in TLS 1.2, it wanted a client certificate we did "
-        "not send",
+        "the SBC found no acceptable parameters (no shared cipher suite, group or signature "
+        "algorithm), or, in TLS 1.2, it wanted a client certificate we did not send",
     ),
-    (41, "no_certificate", "obsolete (SSL 3.0): the peer had no certificate"),
+    (41, "obsolete (SSL 3.0): the peer had no certificate"),
     (
         42,
-        "bad_certificate",
         "the SBC rejected the certificate fakepeer served as malformed or unacceptable "
         "(often: bad signature, not yet valid, or host name mismatch)",
     ),
     (
         43,
-        "unsupported_certificate",
-        "the SBC rejected the certificate's type or purpose (often: extended key usage "
-        "lacks the purpose it checks, e.g. clientAuth when fakepeer is the client)",
+        "the SBC rejected the certificate's type or purpose (often: extended key usage lacks "
+        "the purpose it checks, e.g. clientAuth when fakepeer is the client)",
     ),
-    (44, "certificate_revoked", "the SBC found the certificate fakepeer served revoked"),
-    (45, "certificate_expired", "the SBC found a certificate fakepeer served expired"),
-    (
-        46,
-        "certificate_unknown",
-        "the SBC rejected the certificate fakepeer served for an unspecified reason",
-    ),
-    (47, "illegal_parameter", "the SBC received a handshake field that is out of range"),
+    (44, "the SBC found the certificate fakepeer served revoked"),
+    (45, "the SBC found a certificate fakepeer served expired"),
+    (46, "the SBC rejected the certificate fakepeer served for an unspecified reason"),
+    (47, "the SBC received a handshake field that is out of range"),
     (
         48,
-        "unknown_ca",
-        "the SBC does not trust the root/issuer of the chain fakepeer served (root not in "
-        "its trust store, or an intermediate missing from the chain)",
+        "the SBC does not trust the root/issuer of the chain fakepeer served (root not in its"
+        " trust store, or an intermediate missing from the chain)",
     ),
-    (49, "access_denied", "the SBC accepted the certificate but refuses this peer by policy"),
-    (50, "decode_error", "the SBC could not parse a handshake message fakepeer sent"),
+    (49, "the SBC accepted the certificate but refuses this peer by policy"),
+    (50, "the SBC could not parse a handshake message fakepeer sent"),
     (
         51,
-        "decrypt_error",
         "a handshake signature or Finished check failed at the SBC (e.g. a certificate "
         "signature that does not verify)",
     ),
-    (60, "export_restriction", "obsolete: export cipher restriction"),
+    (60, "obsolete: export cipher restriction"),
     (
         70,
-        "protocol_version",
-        "the SBC does not support the TLS version offered or chosen (e.g. it wants 1.3 "
-        "and fakepeer allows only 1.2, or the reverse)",
+        "the SBC does not support the TLS version offered or chosen (e.g. it wants 1.3 and "
+        "fakepeer allows only 1.2, or the reverse)",
     ),
-    (71, "insufficient_security", "the SBC requires stronger cipher suites than offered"),
-    (80, "internal_error", "the SBC hit an internal error unrelated to fakepeer's input"),
-    (86, "inappropriate_fallback", "the SBC detected a version-fallback retry (SCSV)"),
-    (90, "user_canceled", "the SBC's application aborted the handshake"),
-    (100, "no_renegotiation", "the SBC refused a TLS renegotiation"),
-    (109, "missing_extension", "the SBC needed a TLS extension fakepeer did not send"),
-    (110, "unsupported_extension", "the SBC received an extension it never asked for"),
-    (111, "certificate_unobtainable", "obsolete: the certificate URL could not be fetched"),
-    (112, "unrecognized_name", "the SBC does not serve the SNI host name fakepeer sent"),
-    (113, "bad_certificate_status_response", "the SBC rejected the stapled OCSP response"),
-    (114, "bad_certificate_hash_value", "obsolete: certificate hash mismatch"),
-    (115, "unknown_psk_identity", "the SBC does not know the PSK identity offered"),
-    (
-        116,
-        "certificate_required",
-        "TLS 1.3: the SBC required a client certificate and fakepeer sent none",
-    ),
-    (120, "no_application_protocol", "no ALPN protocol in common with the SBC"),
-    (121, "ech_required", "the SBC requires Encrypted Client Hello"),
+    (71, "the SBC requires stronger cipher suites than offered"),
+    (80, "the SBC hit an internal error unrelated to fakepeer's input"),
+    (86, "the SBC detected a version-fallback retry (SCSV)"),
+    (90, "the SBC's application aborted the handshake"),
+    (100, "the SBC refused a TLS renegotiation"),
+    (109, "the SBC needed a TLS extension fakepeer did not send"),
+    (110, "the SBC received an extension it never asked for"),
+    (111, "obsolete: the certificate URL could not be fetched"),
+    (112, "the SBC does not serve the SNI host name fakepeer sent"),
+    (113, "the SBC rejected the stapled OCSP response"),
+    (114, "obsolete: certificate hash mismatch"),
+    (115, "the SBC does not know the PSK identity offered"),
+    (116, "TLS 1.3: the SBC required a client certificate and fakepeer sent none"),
+    (120, "no ALPN protocol in common with the SBC"),
+    (121, "the SBC requires Encrypted Client Hello"),
 )
 
 
@@ -236,59 +231,6 @@ TIME_ERRORS: frozenset[int] = frozenset({9, 10, 13, 14})
 PURPOSE_ERRORS: frozenset[int] = frozenset({26})
 #: Verify errors about revocation.
 REVOCATION_ERRORS: frozenset[int] = frozenset({23})
-
-
-# OpenSSL 3.x ``ssl_x509err2alert`` (ssl/statem/statem_lib.c): the alert an OpenSSL peer
-# sends when certificate verification stops on a given error. Codes not listed fall to
-# certificate_unknown(46), which is also what X509_V_OK maps to.
-_OPENSSL_ALERT_FOR_VERIFY_ERROR: Mapping[int, int] = MappingProxyType(
-    {
-        50: 40,
-        67: 42,
-        94: 42,
-        68: 42,
-        22: 48,
-        10: 45,
-        9: 42,
-        28: 42,
-        23: 44,
-        7: 51,
-        27: 42,
-        12: 45,
-        11: 42,
-        8: 51,
-        65: 42,
-        18: 48,
-        66: 42,
-        63: 42,
-        14: 42,
-        13: 42,
-        15: 42,
-        16: 42,
-        62: 42,
-        79: 48,
-        69: 80,
-        26: 43,
-        64: 42,
-        17: 80,
-        25: 48,
-        19: 48,
-        70: 80,
-        6: 42,
-        4: 42,
-        5: 42,
-        3: 48,
-        33: 48,
-        2: 48,
-        20: 48,
-        21: 48,
-    }
-)
-
-
-def openssl_alert_for(verify_error: int) -> int:
-    """The alert an OpenSSL-based verifier sends when it stops on ``verify_error``."""
-    return _OPENSSL_ALERT_FOR_VERIFY_ERROR.get(verify_error, 46)
 
 
 def sslstream_alert_for(verify_errors: Iterable[int]) -> int:

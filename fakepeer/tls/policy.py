@@ -21,11 +21,11 @@ from typing import Literal, Self
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from fakepeer import vocabulary
+from fakepeer.pki import mirrors
+from fakepeer.pki.authority import x509_name
 from fakepeer.tls.inspect import load_system_roots
-
-ClientCertificateMode = Literal["required", "optional", "off"]
-"""``required``: no usable client certificate fails the handshake; ``optional``: ask,
-accept anything and report it; ``off``: do not send a CertificateRequest."""
+from fakepeer.vocabulary import ClientCertificateMode
 
 RefusalStyle = Literal["openssl", "sslstream"]
 """How a refused client certificate is announced (see :class:`TlsPolicy`)."""
@@ -71,6 +71,10 @@ class TlsVersion(StrEnum):
             raise ValueError(f"{field_name}: unknown TLS version {text!r}; expected one of {known}")
         return found
 
+
+if tuple(v.value for v in TlsVersion) != vocabulary.TLS_VERSIONS:
+    raise ValueError(f"TlsVersion {[v.value for v in TlsVersion]} differs from the "
+                     f"vocabulary's TLS versions {list(vocabulary.TLS_VERSIONS)}")
 
 _WIRE = {
     TlsVersion.TLS1_0: 0x0301,
@@ -291,16 +295,10 @@ def _name(**attributes: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(oids[k], v) for k, v in attributes.items()])
 
 
-#: The seven roots Microsoft asks Direct Routing SBCs to trust from 2026 (real-peers.md
-#: section 1, exact subject DNs read from the real certificates).
-SEVEN_ROOTS: tuple[x509.Name, ...] = (
-    _name(C="US", O="DigiCert Inc", OU="www.digicert.com", CN="DigiCert Global Root CA"),
-    _name(C="US", O="DigiCert Inc", OU="www.digicert.com", CN="DigiCert Global Root G2"),
-    _name(C="US", O="DigiCert Inc", OU="www.digicert.com", CN="DigiCert Global Root G3"),
-    _name(C="US", O="DigiCert, Inc.", CN="DigiCert TLS ECC P384 Root G5"),
-    _name(C="US", O="DigiCert, Inc.", CN="DigiCert TLS RSA4096 Root G5"),
-    _name(C="US", O="Microsoft Corporation", CN="Microsoft ECC Root Certificate Authority 2017"),
-    _name(C="US", O="Microsoft Corporation", CN="Microsoft RSA Root Certificate Authority 2017"),
+#: The seven roots Microsoft asks Direct Routing SBCs to trust from 2026, by their exact
+#: real subject DNs (the mirrors' subjects without the lab marker, real-peers.md section 1).
+SEVEN_ROOTS: tuple[x509.Name, ...] = tuple(
+    x509_name(mirrors.CAS[root].subject) for root in vocabulary.SEVEN_ROOTS
 )
 
 

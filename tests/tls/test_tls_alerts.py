@@ -8,11 +8,11 @@ from fakepeer.tls.alerts import (
     AlertLevel,
     alert_meaning,
     alert_name,
-    openssl_alert_for,
     sslstream_alert_for,
     verify_error_meaning,
     verify_error_name,
 )
+from fakepeer.vocabulary import openssl_alert_for
 
 REQUIRED_ALERTS = {
     0: "close_notify",
