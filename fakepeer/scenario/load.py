@@ -42,14 +42,10 @@ from fakepeer.scenario.model import (
     NameOverride,
     Phase,
     Scenario,
-    ScenarioValueError,
     SipSpec,
     TlsSpec,
-    join_key,
-    key_part,
-    kind_of,
-    one_of,
 )
+from fakepeer.scenario.validate import ScenarioValueError, join_key, key_part, kind_of, one_of
 
 #: The scenario ``fakepeer serve`` serves when given no options.
 DEFAULT_SCENARIO = "baseline-microsoft-2026"

@@ -5,8 +5,9 @@ Imports nothing else from fakepeer but its errors and :mod:`fakepeer.vocabulary`
 names (eras, chain paths, defects, alerts, TLS versions) it accepts, so scenario files can
 be validated without building anything.
 
-Every value validates itself when built and names the key that is wrong, relative to the
-value (``tls.min_version``, ``phases[1].path``); ``fakepeer.scenario.load`` adds the file.
+Every value validates itself when built, with :mod:`fakepeer.scenario.validate`'s checks,
+and names the key that is wrong, relative to the value (``tls.min_version``,
+``phases[1].path``); ``fakepeer.scenario.load`` adds the file.
 """
 
 from __future__ import annotations
@@ -15,11 +16,24 @@ import ipaddress
 import math
 import re
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, time
 from pathlib import Path
 
 from fakepeer import vocabulary
-from fakepeer.errors import ScenarioError
+from fakepeer.scenario.validate import (
+    ScenarioValueError,
+    check_bool,
+    check_choice,
+    check_defects,
+    check_dns_name,
+    check_int,
+    check_line,
+    check_path,
+    check_string,
+    check_strings,
+    key_part,
+    kind_of,
+    one_of,
+)
 
 #: What fakepeer does with an SBC's OPTIONS: answer it (``options_status``, after
 #: ``options_delay``), never answer it (the SBC's transaction times out: 408 after Timer F,
@@ -48,133 +62,6 @@ LEAF_EKUS = ("serverAuth", "clientAuth")
 MAX_PURPOSE_LENGTH = 100
 
 _SCENARIO_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
-
-
-class ScenarioValueError(ScenarioError, ValueError):
-    """An invalid scenario value. ``key`` is where it sits inside the scenario
-    (``tls.ciphers[0]``, ``phases[1].era``); ``problem`` says what is wrong and what is
-    allowed. A ``ValueError`` too, so callers that wrap ``ValueError`` keep working."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}" if key else problem)
-        self.key = key
-        self.problem = problem
-
-    def __reduce__(self) -> tuple[type[ScenarioValueError], tuple[str, str]]:
-        return type(self), (self.key, self.problem)
-
-    def within(self, prefix: str) -> ScenarioValueError:
-        """The same error one level down: ``tls.x`` within ``phases[0]``."""
-        return ScenarioValueError(join_key(prefix, self.key), self.problem)
-
-
-def join_key(prefix: str, key: str) -> str:
-    if not prefix:
-        return key
-    if not key:
-        return prefix
-    return f"{prefix}{key}" if key.startswith("[") else f"{prefix}.{key}"
-
-
-def key_part(name: str) -> str:
-    """A table key as TOML writes it in a dotted path: bare, or quoted when it has dots."""
-    return name if _BARE_KEY.match(name) else '"' + name.replace('"', '\\"') + '"'
-
-
-def one_of(values: tuple[str, ...] | list[str]) -> str:
-    return ", ".join(values)
-
-
-# --- small validators, each naming the key ------------------------------------------------
-
-
-def kind_of(value: object) -> str:
-    """A value's TOML type in words, with the value: ``a string ('503')``."""
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"an integer ({value})"
-    if isinstance(value, float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return f"a string ({value!r})"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, date | time):  # datetime is a date
-        return f"a date/time ({value})"
-    return type(value).__name__
-
-
-def _str(key: str, value: object, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str):
-        raise ScenarioValueError(key, f"expected a string, got {kind_of(value)}")
-
-
-def _choice(key: str, value: object, choices: tuple[str, ...], *,
-            optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    _str(key, value)
-    if value not in choices:
-        raise ScenarioValueError(key, f"{value!r} is not one of {one_of(choices)}")
-
-
-def _int(key: str, value: object, low: int, high: int, *, optional: bool = False,
-         what: str = "") -> None:
-    if value is None and optional:
-        return
-    if type(value) is not int:
-        raise ScenarioValueError(key, f"expected an integer, got {kind_of(value)}")
-    if not low <= value <= high:
-        raise ScenarioValueError(key, f"{value} is not {what or f'in {low}-{high}'}")
-
-
-def _bool(key: str, value: object) -> None:
-    if type(value) is not bool:
-        raise ScenarioValueError(key, f"expected true or false, got {kind_of(value)}")
-
-
-def _line(key: str, value: object, limit: int | None = None) -> None:
-    _str(key, value)
-    assert isinstance(value, str)
-    if "\n" in value:
-        raise ScenarioValueError(key, "must be one line")
-    if limit is not None and len(value) > limit:
-        raise ScenarioValueError(key, f"{len(value)} characters; keep it to {limit} or fewer")
-
-
-def _strings(owner: object, attribute: str, key: str, *, optional: bool = False,
-             allow_empty: bool = True) -> tuple[str, ...] | None:
-    """Check (and store as a tuple) a sequence of non-empty strings without spaces."""
-    value = getattr(owner, attribute)
-    if value is None and optional:
-        return None
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise ScenarioValueError(key, f"expected an array of strings, got {kind_of(value)}")
-    items = tuple(value)
-    if not items and not allow_empty:
-        raise ScenarioValueError(key, "must not be empty")
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise ScenarioValueError(f"{key}[{index}]", f"expected a string, got {kind_of(item)}")
-        if not item or item != item.strip() or ":" in item or " " in item:
-            raise ScenarioValueError(f"{key}[{index}]", f"{item!r} is not a single name "
-                                     "(one name per array item, no spaces or colons)")
-    object.__setattr__(owner, attribute, items)
-    return items
-
-
-def _dns_name(key: str, value: object) -> str:
-    _str(key, value)
-    assert isinstance(value, str)
-    if not vocabulary.is_dns_name(value):
-        raise ScenarioValueError(key, f"{value!r} is not a DNS host name")
-    return value.lower().rstrip(".")
 
 
 # --- the parts of a scenario ---------------------------------------------------------------
@@ -202,18 +89,18 @@ class TlsSpec:
     def __post_init__(self) -> None:
         versions = vocabulary.TLS_VERSIONS
         for name in ("min_version", "max_version"):
-            _choice(f"tls.{name}", getattr(self, name), versions, optional=True)
+            check_choice(f"tls.{name}", getattr(self, name), versions, optional=True)
         if (self.min_version and self.max_version
                 and versions.index(self.min_version) > versions.index(self.max_version)):
             raise ScenarioValueError("tls.min_version", f"{self.min_version} is above "
                                      f"max_version {self.max_version}")
-        _strings(self, "ciphers", "tls.ciphers", optional=True, allow_empty=False)
-        _strings(self, "groups", "tls.groups", optional=True, allow_empty=False)
-        _choice("tls.client_certificate", self.client_certificate,
+        check_strings(self, "ciphers", "tls.ciphers", optional=True, allow_empty=False)
+        check_strings(self, "groups", "tls.groups", optional=True, allow_empty=False)
+        check_choice("tls.client_certificate", self.client_certificate,
                 vocabulary.CLIENT_CERTIFICATE_MODES, optional=True)
-        _choice("tls.ca_list", self.ca_list, vocabulary.CA_LISTS, optional=True)
-        _bool("tls.tolerate_missing_client_auth", self.tolerate_missing_client_auth)
-        _int("tls.insecure_security_level", self.insecure_security_level, 0, 5, optional=True,
+        check_choice("tls.ca_list", self.ca_list, vocabulary.CA_LISTS, optional=True)
+        check_bool("tls.tolerate_missing_client_auth", self.tolerate_missing_client_auth)
+        check_int("tls.insecure_security_level", self.insecure_security_level, 0, 5, optional=True,
              what="an OpenSSL security level (0-5)")
 
 
@@ -237,16 +124,16 @@ class SipSpec:
     options_action: str = "answer"
 
     def __post_init__(self) -> None:
-        _int("sip.options_status", self.options_status, 200, 699,
+        check_int("sip.options_status", self.options_status, 200, 699,
              what="a final SIP status (200-699)")
-        _int("sip.invite_status", self.invite_status, 300, 699,
+        check_int("sip.invite_status", self.invite_status, 300, 699,
              what="a final SIP status fakepeer can send to an INVITE (300-699)")
-        domains = _strings(self, "tenant_domains", "sip.tenant_domains", optional=True,
+        domains = check_strings(self, "tenant_domains", "sip.tenant_domains", optional=True,
                            allow_empty=False)
         if domains is not None:
             object.__setattr__(self, "tenant_domains", tuple(
-                _dns_name(f"sip.tenant_domains[{i}]", d) for i, d in enumerate(domains)))
-        _bool("sip.dialback", self.dialback)
+                check_dns_name(f"sip.tenant_domains[{i}]", d) for i, d in enumerate(domains)))
+        check_bool("sip.dialback", self.dialback)
         delay = self.options_delay
         if isinstance(delay, bool) or not isinstance(delay, int | float):
             raise ScenarioValueError("sip.options_delay",
@@ -255,7 +142,7 @@ class SipSpec:
             raise ScenarioValueError("sip.options_delay",
                                      f"{delay} is not in 0-{MAX_OPTIONS_DELAY:g} seconds")
         object.__setattr__(self, "options_delay", float(delay))
-        _choice("sip.options_action", self.options_action, OPTIONS_ACTIONS)
+        check_choice("sip.options_action", self.options_action, OPTIONS_ACTIONS)
         if self.options_delay and self.options_action != "answer":
             raise ScenarioValueError("sip.options_delay", "only applies when options_action "
                                      f"is 'answer' (it is {self.options_action!r})")
@@ -283,23 +170,23 @@ class Expectation:
     setup: str = ""
 
     def __post_init__(self) -> None:
-        _choice("expect.reaction", self.reaction, REACTIONS)
-        _choice("expect.alert", self.alert, _ALERT_NAMES, optional=True)
+        check_choice("expect.reaction", self.reaction, REACTIONS)
+        check_choice("expect.alert", self.alert, _ALERT_NAMES, optional=True)
         if self.alert is not None and self.reaction != "reject":
             raise ScenarioValueError("expect.alert", "only a 'reject' expects an alert "
                                      f"(reaction is {self.reaction!r})")
-        _choice("expect.by", self.by, ALERT_SENDERS)
+        check_choice("expect.by", self.by, ALERT_SENDERS)
         if self.by != "sbc" and self.reaction != "reject":
             raise ScenarioValueError("expect.by", "only a 'reject' has a side that refuses "
                                      f"(reaction is {self.reaction!r})")
-        _int("expect.sip_status", self.sip_status, 300, 699, optional=True,
+        check_int("expect.sip_status", self.sip_status, 300, 699, optional=True,
              what="a failure status (300-699)")
         if self.sip_status is not None and self.reaction != "mark-down":
             raise ScenarioValueError("expect.sip_status", "only a 'mark-down' expects a SIP "
                                      f"status (reaction is {self.reaction!r})")
-        _str("expect.reason", self.reason)
-        _str("expect.setup", self.setup)
-        _line("expect.purpose", self.purpose, MAX_PURPOSE_LENGTH)
+        check_string("expect.reason", self.reason)
+        check_string("expect.setup", self.setup)
+        check_line("expect.purpose", self.purpose, MAX_PURPOSE_LENGTH)
 
     @property
     def code(self) -> str:
@@ -323,7 +210,7 @@ class Expectation:
     @classmethod
     def parse(cls, text: str, key: str = "expect") -> Expectation:
         """``accept``, ``reject``, ``reject:ALERT``, ``mark-down`` or ``mark-down:STATUS``."""
-        _str(key, text)
+        check_string(key, text)
         reaction, colon, detail = text.partition(":")
         if reaction not in REACTIONS or (colon and (not detail or reaction == "accept")):
             raise ScenarioValueError(key, f"{text!r} is not one of accept, reject, "
@@ -358,10 +245,10 @@ class NameOverride:
     defects: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", _dns_name("name", self.name))
-        _choice("era", self.era, tuple(vocabulary.ERAS), optional=True)
-        _str("path", self.path, optional=True)
-        _strings(self, "defects", "defects", optional=True)
+        object.__setattr__(self, "name", check_dns_name("name", self.name))
+        check_choice("era", self.era, tuple(vocabulary.ERAS), optional=True)
+        check_string("path", self.path, optional=True)
+        check_strings(self, "defects", "defects", optional=True)
 
     def apply(self, base: Scenario) -> Scenario:
         """``base`` as served to this name (without per-name overrides)."""
@@ -394,8 +281,8 @@ class Phase:
     expectation: Expectation | None = None
 
     def __post_init__(self) -> None:
-        _line("name", self.name, 60)
-        _str("description", self.description)
+        check_line("name", self.name, 60)
+        check_string("description", self.description)
         if self.duration is not None:
             if isinstance(self.duration, bool) or not isinstance(self.duration, int | float):
                 raise ScenarioValueError("duration", "expected a number of seconds, got "
@@ -404,14 +291,14 @@ class Phase:
                 raise ScenarioValueError("duration", f"{self.duration} is not a positive "
                                          "number of seconds")
             object.__setattr__(self, "duration", float(self.duration))
-        _int("until_connections", self.until_connections, 1, 1_000_000, optional=True,
+        check_int("until_connections", self.until_connections, 1, 1_000_000, optional=True,
              what="a number of connections (1 or more)")
         if self.duration is not None and self.until_connections is not None:
             raise ScenarioValueError("until_connections", "give duration or "
                                      "until_connections, not both")
-        _choice("era", self.era, tuple(vocabulary.ERAS), optional=True)
-        _str("path", self.path, optional=True)
-        _strings(self, "defects", "defects", optional=True)
+        check_choice("era", self.era, tuple(vocabulary.ERAS), optional=True)
+        check_string("path", self.path, optional=True)
+        check_strings(self, "defects", "defects", optional=True)
         for key, value, kind in (("tls", self.tls, TlsSpec), ("sip", self.sip, SipSpec),
                                  ("expect", self.expectation, Expectation)):
             if value is not None and not isinstance(value, kind):
@@ -453,22 +340,6 @@ def _name_overrides(value: object, key: str) -> tuple[NameOverride, ...]:
     return tuple(value)
 
 
-def check_defects(defects: tuple[str, ...], era: str, key: str = "defects") -> None:
-    """The defects of one served chain, checked by :func:`fakepeer.vocabulary.check_defects`;
-    the error names the defect's place under ``key``."""
-    try:
-        vocabulary.check_defects(defects, era)
-    except vocabulary.DefectError as exc:
-        where = key if exc.index is None else f"{key}[{exc.index}]"
-        raise ScenarioValueError(where, exc.problem) from None
-
-
-def check_path(path: str | None, era: str, key: str = "path") -> None:
-    if path is not None and path not in vocabulary.ERAS[era].paths:
-        raise ScenarioValueError(key, f"era {era} has no chain path {path!r}; known: "
-                                 f"{one_of(vocabulary.ERAS[era].paths)}")
-
-
 @dataclass(frozen=True, slots=True)
 class LeafSpec:
     """Changes to the era's leaf certificate (the proxy's or the Genesys edge's); ``None``
@@ -486,8 +357,8 @@ class LeafSpec:
     eku: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        _str("leaf.common_name", self.common_name, optional=True)
-        _strings(self, "dns_names", "leaf.dns_names", optional=True, allow_empty=False)
+        check_string("leaf.common_name", self.common_name, optional=True)
+        check_strings(self, "dns_names", "leaf.dns_names", optional=True, allow_empty=False)
         if self.ip_addresses is not None:
             if isinstance(self.ip_addresses, str) or not isinstance(self.ip_addresses,
                                                                     list | tuple):
@@ -500,12 +371,12 @@ class LeafSpec:
                     raise ScenarioValueError(f"leaf.ip_addresses[{index}]",
                                              f"{item!r} is not an IP address") from None
             object.__setattr__(self, "ip_addresses", tuple(self.ip_addresses))
-        _choice("leaf.key", self.key, LEAF_KEYS, optional=True)
-        _choice("leaf.hash", self.hash, LEAF_HASHES, optional=True)
-        _int("leaf.days", self.days, 1, 3650, optional=True, what="a number of days (1-3650)")
-        _strings(self, "eku", "leaf.eku", optional=True, allow_empty=False)
+        check_choice("leaf.key", self.key, LEAF_KEYS, optional=True)
+        check_choice("leaf.hash", self.hash, LEAF_HASHES, optional=True)
+        check_int("leaf.days", self.days, 1, 3650, optional=True, what="a number of days (1-3650)")
+        check_strings(self, "eku", "leaf.eku", optional=True, allow_empty=False)
         for index, name in enumerate(self.eku or ()):
-            _choice(f"leaf.eku[{index}]", name, LEAF_EKUS)
+            check_choice(f"leaf.eku[{index}]", name, LEAF_EKUS)
 
     @property
     def changes_anything(self) -> bool:
@@ -541,16 +412,16 @@ class Scenario:
     source: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        _str("name", self.name)
+        check_string("name", self.name)
         if not _SCENARIO_NAME.match(self.name):
             raise ScenarioValueError("name", f"{self.name!r} is not a scenario name (lower-case "
                                      "letters, digits, '.', '_' and '-', as in a file name)")
-        _str("description", self.description)
-        _choice("profile", self.profile, vocabulary.PROFILE_NAMES)
-        _choice("era", self.era, tuple(vocabulary.ERAS))
-        _str("path", self.path, optional=True)
+        check_string("description", self.description)
+        check_choice("profile", self.profile, vocabulary.PROFILE_NAMES)
+        check_choice("era", self.era, tuple(vocabulary.ERAS))
+        check_string("path", self.path, optional=True)
         check_path(self.path, self.era)
-        _strings(self, "defects", "defects")
+        check_strings(self, "defects", "defects")
         check_defects(self.defects, self.era)
         for key, value, kind in (("tls", self.tls, TlsSpec), ("sip", self.sip, SipSpec),
                                  ("leaf", self.leaf, LeafSpec)):

@@ -50,7 +50,7 @@ class TestNamesMatchThePki:
         loaded = set(json.loads(done.stdout))
         assert loaded == {"fakepeer", "fakepeer.errors", "fakepeer.scenario",
                           "fakepeer.scenario.load", "fakepeer.scenario.model",
-                          "fakepeer.vocabulary"}
+                          "fakepeer.scenario.validate", "fakepeer.vocabulary"}
 
 
 def _error(build) -> ScenarioValueError:
