@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography import x509
 
 from fakepeer import sip, vocabulary
-from fakepeer.errors import ConfigError, ScenarioError
+from fakepeer.errors import ScenarioError
 from fakepeer.pki import export, mirrors
 from fakepeer.pki.chain import ServedChain
 from fakepeer.pki.hierarchy import Pki
@@ -197,9 +197,3 @@ def briefing(peer: RealizedPeer, listen: list[str]) -> list[str]:
         lines.append(f"  SNI {name} gets a different chain: {variant.label}")
     return lines
 
-
-def check_listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"--listen {text!r}: expected HOST:PORT, e.g. 0.0.0.0:5061")
-    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - a lab SBC must reach us

@@ -6,6 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fakepeer.addresses import AddressError, listen_address
 from fakepeer.errors import ConfigError
 from fakepeer.pki.authority import IssueOptions
 from fakepeer.pki.hierarchy import Pki
@@ -52,3 +53,11 @@ def open_pki(args: argparse.Namespace, variables: dict[str, str], cwd: Path) -> 
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return Pki(CertStore(root, options.variant), options)
+
+
+def listen_addresses(texts: list[str], option: str = "--listen") -> list[tuple[str, int]]:
+    """Each ``HOST:PORT`` to listen on; a bad one is a ConfigError naming the option."""
+    try:
+        return [listen_address(text) for text in texts]
+    except AddressError as exc:
+        raise ConfigError(f"{option} {exc}") from None

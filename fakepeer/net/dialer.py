@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.interfaces import IDelayedCall, IHandshakeListener
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -37,6 +36,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from fakepeer import sip
+from fakepeer.net.endpoints import client_endpoint
 from fakepeer.probe.caller import Caller
 from fakepeer.probe.validation import CertificateCheck
 from fakepeer.report.events import Event, Sink, utc_now
@@ -286,9 +286,8 @@ class _Attempt(Protocol):
                   server_name=self.target.server_name, dialled=self.target.dialled,
                   profile=self.caller.profile, era=self.caller.era,
                   client_certificate=client, timeout=self.timeout)
-        endpoint_class = TCP6ClientEndpoint if ":" in self.target.address else TCP4ClientEndpoint
-        endpoint = endpoint_class(self.reactor, self.target.address, self.target.port,
-                                  timeout=self.timeout)
+        endpoint = client_endpoint(self.reactor, self.target.address, self.target.port,
+                                   timeout=self.timeout)
         tls = TLSMemoryBIOFactory(creator, True, _OneShot(self), clock=self.reactor)
         endpoint.connect(tls).addErrback(self._connect_failed)
         return self.done

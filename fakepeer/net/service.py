@@ -8,11 +8,11 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
-from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.interfaces import IHalfCloseableProtocol, IListeningPort
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from zope.interface import implementer
 
+from fakepeer.net.endpoints import server_endpoint
 from fakepeer.net.phases import PhaseRuntime, PhaseSwitch
 from fakepeer.net.sip_protocol import SipServerFactory
 from fakepeer.report.events import Event, Sink, utc_now
@@ -71,8 +71,7 @@ class SipListeners(Service):
         self.timeline.start()
         attempts = []
         for host, port in self.addresses:
-            endpoint_class = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
-            endpoint = endpoint_class(self.reactor, port, backlog=LISTEN_BACKLOG, interface=host)
+            endpoint = server_endpoint(self.reactor, host, port, backlog=LISTEN_BACKLOG)
             attempts.append(endpoint.listen(self.tls_factory).addCallback(self._listening))
         return gatherResults(attempts, consumeErrors=True)
 

@@ -32,11 +32,12 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from fakepeer.addresses import is_ip_address
 from fakepeer.net.dialer import DEFAULT_TIMEOUT, DialResult, DialTarget, dial
 from fakepeer.probe.caller import Caller
 from fakepeer.probe.pinger import DEFAULT_INTERVAL
 from fakepeer.report.events import ConnectionIds, Event, Sink, utc_now
-from fakepeer.sip.grammar import is_ip_literal, normalise_host
+from fakepeer.sip.grammar import normalise_host
 
 _log = Logger()
 
@@ -131,7 +132,7 @@ class DialBack:
         mapped = self.sbc_map.get(host)
         if mapped is not None:
             return succeed(mapped)
-        if is_ip_literal(host):
+        if is_ip_address(host):
             return succeed((host.strip("[]"), port))
         return self._resolve(host).addCallback(lambda address: (address, port))
 
@@ -157,7 +158,7 @@ class DialBack:
     def _dial(self, where: tuple[str, int], key: tuple[str, int]) -> Deferred[None]:
         address, port = where
         host = key[0]
-        target = DialTarget(address, port, None if is_ip_literal(host) else host,
+        target = DialTarget(address, port, None if is_ip_address(host) else host,
                             f"{host}")
         started = self.reactor.seconds()
         done = dial(self.reactor, self.caller, target, sink=self._sink,

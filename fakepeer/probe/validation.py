@@ -27,7 +27,7 @@ from typing import Literal
 
 from cryptography import x509
 
-from fakepeer.sip.grammar import is_ip_literal
+from fakepeer.addresses import is_ip_address as is_ip_literal
 from fakepeer.tls.identity import certificate_matches, certificate_names
 from fakepeer.tls.inspect import CertificateProblem, EkuRule, validate_client_chain
 

@@ -31,6 +31,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fakepeer.addresses import listen_address
 from fakepeer.errors import FakepeerError
 from fakepeer.scenario.load import read_toml_text
 
@@ -91,14 +92,6 @@ def _text(key: str, value: object, limit: int) -> str:
     return value
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:5061`` for IPv6) as (host, port); port 0 picks a free one."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{text!r} is not HOST:PORT, e.g. {DEFAULT_LISTEN}")
-    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - as --listen does
-
-
 @dataclass(frozen=True, slots=True)
 class PlanStep:
     """One scenario, served for ``duration`` seconds or ``until_connections`` judged
@@ -157,14 +150,14 @@ class Plan:
             raise PlanValueError("listen", f"give at least one HOST:PORT, e.g. {DEFAULT_LISTEN}")
         for index, text in enumerate(self.listen):
             try:
-                parse_address(_text(f"listen[{index}]", text, 300))
+                listen_address(_text(f"listen[{index}]", text, 300))
             except ValueError as exc:
                 if isinstance(exc, PlanValueError):
                     raise
                 raise PlanValueError(f"listen[{index}]", str(exc)) from None
 
     def addresses(self) -> list[tuple[str, int]]:
-        return [parse_address(text) for text in self.listen]
+        return [listen_address(text) for text in self.listen]
 
 
 # --- reading -----------------------------------------------------------------------------

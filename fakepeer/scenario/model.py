@@ -12,13 +12,13 @@ and names the key that is wrong, relative to the value (``tls.min_version``,
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from fakepeer import vocabulary
+from fakepeer.addresses import is_ip_address
 from fakepeer.scenario.validate import (
     ScenarioValueError,
     check_bool,
@@ -365,11 +365,10 @@ class LeafSpec:
                 raise ScenarioValueError("leaf.ip_addresses", "expected an array of strings, "
                                          f"got {kind_of(self.ip_addresses)}")
             for index, item in enumerate(self.ip_addresses):
-                try:
-                    ipaddress.ip_address(item)
-                except ValueError:
+                if not isinstance(item, str) or item.startswith("[") or \
+                        not is_ip_address(item):
                     raise ScenarioValueError(f"leaf.ip_addresses[{index}]",
-                                             f"{item!r} is not an IP address") from None
+                                             f"{item!r} is not an IP address")
             object.__setattr__(self, "ip_addresses", tuple(self.ip_addresses))
         check_choice("leaf.key", self.key, LEAF_KEYS, optional=True)
         check_choice("leaf.hash", self.hash, LEAF_HASHES, optional=True)

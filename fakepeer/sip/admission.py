@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from fakepeer.addresses import is_ip_address as is_ip_literal
 from fakepeer.sip.grammar import (
     address_uri,
     is_fqdn,
-    is_ip_literal,
     normalise_host,
     parse_sip_uri,
     split_list,

@@ -9,7 +9,6 @@ allows UTF-8 in header values; names, methods and URIs are ASCII).
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -257,18 +256,6 @@ def parse_sip_uri(uri: str) -> SipUri | None:
     if not host:
         return None
     return SipUri(scheme.lower(), host, port)
-
-
-def is_ip_literal(host: str) -> bool:
-    """Whether ``host`` is an IPv4 or IPv6 address (with or without brackets)."""
-    host = host.strip("[]")
-    if ":" not in host and not host.replace(".", "").isdigit():
-        return False  # IPv6 always has a colon, IPv4 only digits and dots: a name
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 #: RFC 3261 §25.1: ``hostname = *( domainlabel "." ) toplabel [ "." ]``; a toplabel starts

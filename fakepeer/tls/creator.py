@@ -18,7 +18,6 @@ The wrapped protocol finds the observation with
 from __future__ import annotations
 
 import functools
-import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cryptography import x509
@@ -29,6 +28,7 @@ from twisted.internet.interfaces import (
 )
 from zope.interface import implementer
 
+from fakepeer.addresses import is_ip_address
 from fakepeer.pki.chain import ServedChain
 from fakepeer.tls.context import build_client_context, build_server_context
 from fakepeer.tls.decision import decide_client_certificate
@@ -301,17 +301,9 @@ class ClientConnectionCreator:
         role: Role = "client"
         observation = TlsObservation(role=role, served=self._label, sni=self.server_name)
         conn = ObservedConnection(self._context, observation)
-        if self.server_name and not _is_ip(self.server_name):
+        if self.server_name and not is_ip_address(self.server_name):
             conn.set_tlsext_host_name(self.server_name.encode("idna"))
         conn.set_connect_state()
         if self._on_observation is not None:
             self._on_observation(observation)
         return conn
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

@@ -31,7 +31,7 @@ from service_identity.hazmat import (
     verify_service_identity,
 )
 
-from fakepeer.sip.grammar import is_ip_literal
+from fakepeer.addresses import is_ip_address as is_ip_literal
 
 
 def certificate_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from fakepeer.cli.commands.probe import parse_sbc_mapping, parse_target
+from fakepeer.addresses import SIP_TLS_PORT, parse_host_port
+from fakepeer.cli.commands.probe import parse_sbc_mapping
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
 from fakepeer.pki import export
@@ -132,7 +133,7 @@ def test_a_malformed_port_is_an_error(probe):
 ])
 def test_targets_parse_with_port_5061_by_default(text, expected):
     """HOST[:PORT] accepts names, IPv4, bracketed and bare IPv6; the port defaults to 5061."""
-    assert parse_target(text) == expected
+    assert parse_host_port(text, default_port=SIP_TLS_PORT) == expected
 
 
 def test_sbc_mappings_need_an_ip_address():

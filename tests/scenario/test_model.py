@@ -38,8 +38,8 @@ class TestNamesMatchThePki:
         assert changed == {d.name for d in vocabulary.DEFECTS.values() if d.chooses_shape}
 
     def test_scenario_package_imports_nothing_else_from_fakepeer(self):
-        """fakepeer.scenario imports only fakepeer.errors and the vocabulary, so files
-        validate without the PKI."""
+        """fakepeer.scenario imports only fakepeer.errors, the vocabulary and the address
+        checks, so files validate without the PKI."""
         import subprocess
         import sys
 
@@ -48,7 +48,7 @@ class TestNamesMatchThePki:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               check=True)
         loaded = set(json.loads(done.stdout))
-        assert loaded == {"fakepeer", "fakepeer.errors", "fakepeer.scenario",
+        assert loaded == {"fakepeer", "fakepeer.addresses", "fakepeer.errors", "fakepeer.scenario",
                           "fakepeer.scenario.load", "fakepeer.scenario.model",
                           "fakepeer.scenario.validate", "fakepeer.vocabulary"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fakepeer.addresses import is_ip_address as is_ip_literal
 from fakepeer.sip import (
     NEED_DATA,
     ConnectionClosed,
@@ -20,7 +21,6 @@ from fakepeer.sip.grammar import (
     canonical_key,
     header_params,
     is_fqdn,
-    is_ip_literal,
     parse_sip_uri,
     reason_phrase,
     split_list,

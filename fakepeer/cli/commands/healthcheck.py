@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fakepeer.addresses import ANY_HOST, AddressError, parse_host_port
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_store_options, open_pki
 from fakepeer.cli.status import ExitStatus
@@ -42,6 +43,8 @@ DEFAULT_TIMEOUT = 5.0
 TARGET = "sip.pstnhub.microsoft.com"
 _MAX_HEAD = 64 * 1024  # a SIP response head larger than this is not an answer we want
 _CALL_IDS = itertools.count(1)
+#: serve listens on every interface in a container; the healthcheck dials loopback.
+_LOOPBACK_FOR_WILDCARD = {ANY_HOST: "127.0.0.1", "::": "::1"}
 
 
 class ProbeError(Exception):
@@ -90,16 +93,11 @@ def target_address(text: str | None, variables: dict[str, str]) -> tuple[str, in
     into loopback (serve listens on 0.0.0.0 in a container; we dial 127.0.0.1), else
     127.0.0.1:5061."""
     given = text or variables.get("FAKEPEER_LISTEN") or DEFAULT_ADDRESS
-    host, sep, port = given.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) <= 65535:
-        raise ConfigError(f"healthcheck address {given!r}: expected HOST:PORT, e.g. "
-                          f"{DEFAULT_ADDRESS}")
-    host = host.strip("[]")
-    if host in ("", "0.0.0.0"):  # noqa: S104 - recognising the wildcard, not binding it
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    return host, int(port)
+    try:
+        host, port = parse_host_port(given, default_host=ANY_HOST)
+    except AddressError as exc:
+        raise ConfigError(f"healthcheck address {exc}") from None
+    return _LOOPBACK_FOR_WILDCARD.get(host, host), port
 
 
 def options_request(fqdn: str, target: str = TARGET) -> bytes:

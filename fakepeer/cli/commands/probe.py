@@ -27,6 +27,7 @@ from typing import Any
 from cryptography import x509
 
 from fakepeer import vocabulary
+from fakepeer.addresses import SIP_TLS_PORT, AddressError, is_ip_address, parse_host_port
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_store_options, open_pki, parse_now
 from fakepeer.cli.status import ExitStatus
@@ -35,7 +36,6 @@ from fakepeer.pki import mirrors
 from fakepeer.report.events import Fanout, Sink
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
 
-DEFAULT_PORT = 5061
 _EKU_RULES = ("serverAuth", "serverAuth+clientAuth", "clientAuth", "any")
 
 
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "the SBC's certificate the way the cloud does and send OPTIONS. Exit "
                     "status 0 only when the SBC accepted us and we accepted the SBC.")
     parser.add_argument("target", metavar="HOST[:PORT]",
-                        help=f"the SBC (name or address; port default {DEFAULT_PORT})")
+                        help=f"the SBC (name or address; port default {SIP_TLS_PORT})")
     parser.add_argument("--profile", choices=["microsoft", "genesys"], default=None,
                         help="whose proxy to dial as (default: the era's)")
     parser.add_argument("--era", choices=list(mirrors.ERAS), default=None,
@@ -111,27 +111,12 @@ def add_dialback_options(parser: argparse.ArgumentParser) -> None:
                             "implies --dialback)")
 
 
-def parse_target(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address -> (host, port)."""
-    text = text.strip()
-    if not text:
-        raise ConfigError("HOST[:PORT]: empty")
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ConfigError(f"{text!r}: expected [IPv6]:PORT")
-        port_text = rest[1:] if rest else ""
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""  # a name, an IPv4 address, or a bare IPv6 address
-    if not host:
-        raise ConfigError(f"{text!r}: no host")
-    if not port_text:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"{text!r}: port must be 1-65535")
-    return host, int(port_text)
+def sbc_address(text: str) -> tuple[str, int]:
+    """An SBC's ``HOST[:PORT]`` (port 5061 by default); a bad one is a ConfigError."""
+    try:
+        return parse_host_port(text, default_port=SIP_TLS_PORT)
+    except AddressError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def parse_sbc_mapping(items: list[str]) -> dict[str, tuple[str, int]]:
@@ -142,8 +127,8 @@ def parse_sbc_mapping(items: list[str]) -> dict[str, tuple[str, int]]:
         name, eq, where = item.partition("=")
         if not eq or not name.strip():
             raise ConfigError(f"--sbc {item!r}: expected FQDN=ADDRESS:PORT")
-        address, port = parse_target(where)
-        if not _is_ip(address):
+        address, port = sbc_address(where)
+        if not is_ip_address(address):
             raise ConfigError(f"--sbc {item!r}: {address!r} is not an IP address")
         mapping[name.strip().lower().rstrip(".")] = (address, port)
     return mapping
@@ -239,15 +224,15 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     from fakepeer.net.dialer import DialResult, DialTarget
     from fakepeer.probe.pinger import DEFAULT_INTERVAL, ping
 
-    host, port = parse_target(args.target)
+    host, port = sbc_address(args.target)
     if args.count < 0:
         raise ConfigError(f"--count {args.count}: must be 0 (until interrupted) or more")
     interval = args.interval if args.interval is not None else DEFAULT_INTERVAL
     if interval <= 0:
         raise ConfigError(f"--interval {interval:g}: must be positive")
     caller = caller_from_options(args, open_pki(args, env.variables, env.cwd))
-    address = host if _is_ip(host) else _resolve(host, port)
-    server_name = args.fqdn or (None if _is_ip(host) else host)
+    address = host if is_ip_address(host) else _resolve(host, port)
+    server_name = args.fqdn or (None if is_ip_address(host) else host)
     try:
         target = DialTarget(address, port, server_name, host)
     except ValueError as exc:
@@ -286,12 +271,6 @@ def _resolve(host: str, port: int) -> str:
         raise ConfigError(f"cannot resolve {host!r}: {exc.strerror}") from None
     infos.sort(key=lambda info: info[0] != socket.AF_INET)
     return str(infos[0][4][0])
-
-
-def _is_ip(text: str) -> bool:
-    from fakepeer.sip.grammar import is_ip_literal
-
-    return is_ip_literal(text)
 
 
 def _private_reactor() -> Any:

@@ -20,7 +20,7 @@ from typing import IO
 
 from fakepeer.cli.commands.scenarios import add_scenarios_option, open_catalogue
 from fakepeer.cli.environment import Environment
-from fakepeer.cli.options import add_store_options, open_pki
+from fakepeer.cli.options import add_store_options, listen_addresses, open_pki
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
 from fakepeer.net.sip_protocol import DEFAULT_IDLE_TIMEOUT
@@ -94,15 +94,13 @@ class _Progress:
 
 
 def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    from fakepeer.peer import check_listen
     from fakepeer.rehearse.report import build_report, render_html, render_table
     from fakepeer.rehearse.runner import Rehearsal, prepare_steps, run_in_reactor
 
     if args.idle_timeout <= 0:
         raise ConfigError(f"--idle-timeout {args.idle_timeout:g}: must be positive")
     plan, catalogue = _plan(args, env)
-    addresses = ([check_listen(text) for text in args.listen] if args.listen
-                 else plan.addresses())
+    addresses = listen_addresses(args.listen) if args.listen else plan.addresses()
     outputs = [_resolve(p, env) for p in (args.json_out, args.html_out) if p is not None]
     for output in outputs:  # fail now, not after an hour of rehearsal
         if not output.parent.is_dir():

@@ -17,7 +17,7 @@ from fakepeer.cli.commands.probe import (
 )
 from fakepeer.cli.commands.scenarios import add_scenarios_option, open_catalogue
 from fakepeer.cli.environment import Environment
-from fakepeer.cli.options import add_store_options, open_pki
+from fakepeer.cli.options import add_store_options, listen_addresses, open_pki
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import FakepeerError, ScenarioError
 from fakepeer.pki import mirrors
@@ -183,16 +183,16 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
 
     from fakepeer.assembly import build_phases
     from fakepeer.net.service import SipListeners
-    from fakepeer.peer import briefing, check_listen
+    from fakepeer.peer import briefing
     from fakepeer.report.board import StatusBoard
 
     _raise_fd_limit()
     listens = args.listen or [env.variables.get("FAKEPEER_LISTEN", "0.0.0.0:5061")]
-    addresses = [check_listen(text) for text in listens]
+    addresses = listen_addresses(listens)
     http_address = None
     if not args.no_http:
-        http_address = check_listen(args.http or env.variables.get("FAKEPEER_HTTP")
-                                    or "127.0.0.1:8080")
+        http_address = listen_addresses([args.http or env.variables.get("FAKEPEER_HTTP")
+                                         or "127.0.0.1:8080"], "--http")[0]
     scenario = chosen_scenario(args, env)
     pki = open_pki(args, env.variables, env.cwd)
 
@@ -290,13 +290,11 @@ def _briefing_lines(lines: list[str], scenario: Scenario, phases: list[Any]) -> 
 
 def _start_http(reactor: Any, address: tuple[str, int], pki: Any, board: Any,
                 switch: Any, jump: Any, token: str | None, sink: Any, failed: Any) -> None:
-    from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
-
+    from fakepeer.net.endpoints import server_endpoint
     from fakepeer.net.http import ControlActions, build_site
 
     host, port = address
     site = build_site(pki, board, ControlActions(switch, jump), token, sink=sink)
-    endpoint_class = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
 
     def listening(listening_port: Any) -> None:
         bound = listening_port.getHost()
@@ -305,7 +303,7 @@ def _start_http(reactor: Any, address: tuple[str, int], pki: Any, board: Any,
                    "CRL, OCSP, status)", {"host": bound.host, "port": bound.port,
                                           "service": "http"}))
 
-    endpoint_class(reactor, port, interface=host).listen(site).addCallbacks(listening, failed)
+    server_endpoint(reactor, host, port).listen(site).addCallbacks(listening, failed)
 
 
 def _raise_fd_limit() -> None:
