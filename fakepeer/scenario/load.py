@@ -102,6 +102,8 @@ _BY_HINT: dict[object, Converter] = {
     str: _string, str | None: _string, int: _integer, int | None: _integer,
     float: _number, float | None: _number, bool: _boolean,
     tuple[str, ...]: _string_array, tuple[str, ...] | None: _string_array,
+    # A Literal is checked against its values by the spec itself.
+    vocabulary.ClientCertificateMode | None: _string,
 }
 
 

@@ -77,7 +77,7 @@ class TlsSpec:
     ciphers: tuple[str, ...] | None = None
     #: OpenSSL group names for (EC)DHE (``secp384r1``, ``X25519``...).
     groups: tuple[str, ...] | None = None
-    client_certificate: str | None = None
+    client_certificate: vocabulary.ClientCertificateMode | None = None
     #: The CertificateRequest's CA names (only sent when a client certificate is asked for).
     ca_list: str | None = None
     #: Accept a client certificate whose EKU lacks clientAuth (late-2025 relaxation).

@@ -224,6 +224,21 @@ class TlsPolicy:
             self, min_version=min_version, max_version=max_version or min_version
         )
 
+    def with_version_bounds(self, low: str | TlsVersion | None = None,
+                            high: str | TlsVersion | None = None) -> Self:
+        """A copy with the bounds given replaced and the others kept: ``TLSv1`` alone
+        lowers the minimum and keeps the maximum. Only when a kept bound would leave no
+        version at all does it move to the given one (``TLSv1.3`` alone on a TLS 1.2-only
+        policy allows TLS 1.3 only)."""
+        low_version = TlsVersion.parse(low, "min_version") if low else self.min_version
+        high_version = TlsVersion.parse(high, "max_version") if high else self.max_version
+        if low_version.wire > high_version.wire:
+            if not low:
+                low_version = high_version
+            elif not high:
+                high_version = low_version
+        return dataclasses.replace(self, min_version=low_version, max_version=high_version)
+
     def with_ciphers(self, *ciphers: str) -> Self:
         """A copy offering exactly these TLS ≤ 1.2 ciphers, in this order of preference."""
         return dataclasses.replace(self, ciphers=ciphers)

@@ -182,3 +182,16 @@ class TestCaLists:
         names = public_bundle_ca_list()
         assert len(names) > 100
         assert 10_000 < ca_list_wire_size(names) < SCHANNEL_ISSUER_LIST_LIMIT
+
+
+@pytest.mark.parametrize(("low", "high", "versions"), [
+    ("TLSv1", None, ("TLSv1", "TLSv1.2")),
+    (None, "TLSv1.3", ("TLSv1.2", "TLSv1.3")),
+    ("TLSv1.3", None, ("TLSv1.3", "TLSv1.3")),
+    (None, "TLSv1.1", ("TLSv1.1", "TLSv1.1")),
+    ("TLSv1", "TLSv1.1", ("TLSv1", "TLSv1.1")),
+])
+def test_a_version_bound_alone_moves_only_itself(low, high, versions):
+    """One bound replaces the profile's; the other moves only if no version is left."""
+    policy = MICROSOFT.with_client_certificate("off").with_version_bounds(low, high)
+    assert (policy.min_version, policy.max_version) == tuple(map(TlsVersion, versions))
