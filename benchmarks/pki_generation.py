@@ -52,7 +52,8 @@ def _cpu() -> float:
 
 def _generate(root: Path) -> tuple[float, float, dict[str, int]]:
     """One full generation (every era, path and defect) into ``root``: wall, CPU, counts."""
-    from fakepeer.pki import catalogue, mirrors
+    from fakepeer import generation
+    from fakepeer.pki import mirrors
     from fakepeer.pki.authority import IssueOptions
     from fakepeer.pki.hierarchy import Pki
     from fakepeer.pki.store import CertStore
@@ -60,7 +61,7 @@ def _generate(root: Path) -> tuple[float, float, dict[str, int]]:
     options = IssueOptions()
     pki = Pki(CertStore(root, options.variant), options)
     wall, cpu = time.perf_counter(), _cpu()
-    catalogue.generate(pki, list(mirrors.ERAS), with_defects=True)
+    generation.generate(pki, list(mirrors.ERAS), with_defects=True)
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
     counts = {"certificates": len(pki.generated),
               "keys_generated": getattr(pki, "keys_generated", -1),

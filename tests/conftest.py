@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fakepeer.pki import catalogue, mirrors
+from fakepeer import generation
+from fakepeer.pki import mirrors
 from fakepeer.pki.authority import IssueOptions
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.store import CertStore
@@ -23,7 +24,7 @@ def session_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with every era and defect, generated once for the whole test session."""
     root = tmp_path_factory.mktemp("store") / "certs"
     pki = make_pki(root)
-    catalogue.generate(pki, list(mirrors.ERAS), with_defects=True)
+    generation.generate(pki, list(mirrors.ERAS), with_defects=True)
     pki.certificates(sorted(pki.cas))  # every CA, as serve's HTTP side makes them at start
     return root
 

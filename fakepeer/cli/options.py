@@ -1,16 +1,31 @@
-"""Options several commands share (the store, its variant, the reference time)."""
+"""Options several commands share: the store, its variant and reference time, the
+scenario folders, listening addresses, and the scenario a command line describes.
+
+Every command builds what it serves or dials from a :class:`~fakepeer.scenario.model.
+Scenario`; a command line without ``--scenario`` describes one with
+:func:`scenario_from_options`, the same way for ``serve`` and ``probe``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from fakepeer import vocabulary
 from fakepeer.addresses import AddressError, listen_address
-from fakepeer.errors import ConfigError
+from fakepeer.cli.environment import Environment
+from fakepeer.errors import ConfigError, ScenarioError
 from fakepeer.pki.authority import IssueOptions
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.store import CertStore
+from fakepeer.scenario.load import Catalogue, load_catalogue, scenario_dirs
+from fakepeer.scenario.model import LeafSpec, Scenario, SipSpec, TlsSpec
+
+SCENARIOS_VARIABLE = "FAKEPEER_SCENARIOS"
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -61,3 +76,93 @@ def listen_addresses(texts: list[str], option: str = "--listen") -> list[tuple[s
         return [listen_address(text) for text in texts]
     except AddressError as exc:
         raise ConfigError(f"{option} {exc}") from None
+
+
+def add_scenarios_option(parser: argparse.ArgumentParser) -> None:
+    """``--scenarios DIR`` (repeatable), shared with commands that pick a scenario."""
+    parser.add_argument(
+        "--scenarios", action="append", type=Path, default=None, metavar="DIR",
+        help="a folder of your own scenario files (repeatable); a file named like a shipped "
+             f"scenario overrides it (default: ${SCENARIOS_VARIABLE}, {os.pathsep}-separated)")
+
+
+def user_scenario_dirs(args: argparse.Namespace, env: Environment) -> list[Path]:
+    given = args.scenarios
+    if given is None:
+        text = env.variables.get(SCENARIOS_VARIABLE, "")
+        given = [Path(part) for part in text.split(os.pathsep) if part]
+    return [folder if folder.is_absolute() else env.cwd / folder for folder in given]
+
+
+def open_catalogue(args: argparse.Namespace, env: Environment) -> Catalogue:
+    """The shipped catalogue plus the user's folders; overrides are reported on stderr."""
+    catalogue = load_catalogue(scenario_dirs(user_scenario_dirs(args, env)))
+    for override in catalogue.overrides:
+        env.warn(f"note: {override.line()}")
+    return catalogue
+
+
+def scenario_from_options(args: argparse.Namespace) -> Scenario:
+    """The scenario a command line describes when no catalogue scenario is named: its
+    ``--profile``, ``--era``, ``--path`` and ``--defect``, and, where the command has
+    them (``serve``), the TLS, SIP and leaf options. The era defaults to the profile's,
+    the profile to the era's."""
+    era = args.era or vocabulary.default_era_of(args.profile)
+    profile = args.profile or vocabulary.ERAS[era].profile
+    try:
+        return Scenario(
+            name="command-line",
+            description="built from command-line options",
+            profile=profile, era=era, path=args.path, defects=tuple(args.defect),
+            tls=tls_overrides(TlsSpec(), args),
+            sip=sip_overrides(SipSpec(), args),
+            leaf=leaf_overrides(LeafSpec(), args),
+        )
+    except ValueError as exc:
+        raise ScenarioError(f"command-line scenario: {exc}") from None
+
+
+def _given(args: argparse.Namespace, option: str) -> Any:
+    """An option's value, ``None`` when this command has no such option."""
+    return vars(args).get(option)
+
+
+def tls_overrides(spec: TlsSpec, args: argparse.Namespace) -> TlsSpec:
+    """``spec`` with the ``--tls-min``, ``--tls-max``, ``--ciphers``, ``--groups``,
+    ``--client-cert``, ``--ca-list`` and ``--tolerate-missing-client-auth`` given."""
+    changes: dict[str, Any] = {}
+    for option, name in (("tls_min", "min_version"), ("tls_max", "max_version"),
+                         ("client_cert", "client_certificate"), ("ca_list", "ca_list")):
+        if _given(args, option) is not None:
+            changes[name] = _given(args, option)
+    for option in ("ciphers", "groups"):
+        if _given(args, option):
+            changes[option] = tuple(_given(args, option).split(":"))
+    if _given(args, "tolerate_missing_client_auth"):
+        changes["tolerate_missing_client_auth"] = True
+    return replace(spec, **changes) if changes else spec
+
+
+def leaf_overrides(spec: LeafSpec, args: argparse.Namespace) -> LeafSpec:
+    """``spec`` with the ``--leaf-name``, ``--leaf-key`` and ``--leaf-days`` given."""
+    changes: dict[str, Any] = {}
+    names = _given(args, "leaf_name")
+    if names:
+        changes.update(dns_names=tuple(names), common_name=names[0])
+    if _given(args, "leaf_key"):
+        changes["key"] = _given(args, "leaf_key")
+    if _given(args, "leaf_days") is not None:
+        changes["days"] = _given(args, "leaf_days")
+    return replace(spec, **changes) if changes else spec
+
+
+def sip_overrides(spec: SipSpec, args: argparse.Namespace) -> SipSpec:
+    """``spec`` with the ``--options-status``, ``--invite-status`` and
+    ``--tenant-domain`` given."""
+    changes: dict[str, Any] = {}
+    for option in ("options_status", "invite_status"):
+        if _given(args, option) is not None:
+            changes[option] = _given(args, option)
+    if _given(args, "tenant_domain"):
+        changes["tenant_domains"] = tuple(_given(args, "tenant_domain"))
+    return replace(spec, **changes) if changes else spec

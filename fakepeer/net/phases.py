@@ -1,5 +1,6 @@
 """A timeline of phases: which TLS creator and SIP settings new connections get, and
 when to move on (after a duration, or after N connections), as the real cutovers did.
+:func:`phase_runtimes` turns realised phases (:mod:`fakepeer.realize`) into them.
 
 Connections keep the phase they started in; only new handshakes see a new chain, which
 is how a real proxy fleet rolls over.
@@ -7,7 +8,7 @@ is how a real proxy fleet rolls over.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,17 @@ from typing import Any
 from twisted.internet.interfaces import IDelayedCall, IOpenSSLServerConnectionCreator
 from zope.interface import implementer
 
-from fakepeer.net.sip_protocol import ServeSettings, SipServerFactory
+from fakepeer import sip
+from fakepeer.errors import ConfigError
+from fakepeer.net.sip_protocol import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    ServeSettings,
+    SipServerFactory,
+)
+from fakepeer.realize import RealizedScenario
 from fakepeer.report.events import Event, Sink
+from fakepeer.scenario.model import Phase
 from fakepeer.tls import ServerConnectionCreator
 
 
@@ -30,6 +40,35 @@ class PhaseRuntime:
     duration: float | None = None
     until_connections: int | None = None
     description: str = ""
+
+
+def phase_runtimes(name: str, timeline: Sequence[tuple[Phase, RealizedScenario]], *,
+                   idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+                   max_connections: int = DEFAULT_MAX_CONNECTIONS) -> list[PhaseRuntime]:
+    """What the listener runs for each realised phase of scenario ``name`` (as
+    :func:`fakepeer.realize.realize_timeline` gives them): its TLS creator and SIP
+    settings."""
+    runtimes: list[PhaseRuntime] = []
+    for phase, realized in timeline:
+        try:
+            creator = ServerConnectionCreator(realized.policy, realized.chain,
+                                              realized.chains_by_sni(),
+                                              client_trust=realized.client_trust)
+        except ValueError as exc:
+            raise ConfigError(f"scenario {name}: {exc}") from None
+        label = name + (f"/{phase.name}" if len(timeline) > 1 else "")
+        served = realized.scenario
+        settings = ServeSettings(
+            profile=realized.sip_profile, responder_policy=realized.responder_policy,
+            tenant_domains=served.sip.tenant_domains, limits=sip.Limits(),
+            idle_timeout=idle_timeout, max_connections=max_connections,
+            options_delay=served.sip.options_delay,
+            options_action=served.sip.options_action,
+            expectation=realized.expectation, label=label)
+        runtimes.append(PhaseRuntime(phase.name, creator, settings, phase.duration,
+                                     phase.until_connections,
+                                     phase.description or realized.chain.label))
+    return runtimes
 
 
 @implementer(IOpenSSLServerConnectionCreator)

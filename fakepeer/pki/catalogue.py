@@ -1,16 +1,15 @@
-"""What ``certs generate`` makes: eras' CAs (all paths), the mirrored roots, and a leaf for
-every era and defect, with the slow keys generated together so they run in parallel."""
+"""The CAs ``certs generate`` makes first: every era's (all paths), the mirrored roots,
+their slow keys generated together so that they run in parallel. The served chains come
+after, from realised scenarios (:mod:`fakepeer.generation`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from fakepeer import vocabulary
 from fakepeer.pki import mirrors
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.model import CertificateId
-from fakepeer.pki.revocation import Revocations
-from fakepeer.pki.situation import Situation, build_situation, era_by_id
+from fakepeer.pki.situation import era_by_id
 
 
 def era_certificate_ids(era_ids: Iterable[str], all_issuers: bool = False) -> list[str]:
@@ -28,27 +27,10 @@ def era_certificate_ids(era_ids: Iterable[str], all_issuers: bool = False) -> li
     return list(dict.fromkeys(ids))
 
 
-def defect_situations(era_id: str) -> list[Situation]:
-    """One situation per defect for an era (an era argument names the next era)."""
-    return [Situation(era=era_id, defects=(vocabulary.defect_example(name, era_id),))
-            for name in vocabulary.DEFECTS]
-
-
-def generate(pki: Pki, era_ids: list[str], *, all_issuers: bool = False,
-             with_defects: bool = False,
-             progress: Callable[[str], None] = lambda line: None) -> None:
-    """Make everything asked for; a second call with the same store makes nothing."""
-    ca_ids = era_certificate_ids(era_ids, all_issuers) + [r.id for r in mirrors.ROOTS]
-    before = len(pki.generated)
-    pki.certificates(list(dict.fromkeys(ca_ids)))  # all CA keys at once: parallel
-    progress(f"CAs: {len(set(ca_ids))} certificates ({len(pki.generated) - before} made)")
-    revocations = Revocations(pki)
-    for era_id in era_ids:
-        before = len(pki.generated)
-        situations = [Situation(era=era_id, path=p) for p in era_by_id(era_id).paths]
-        if with_defects:
-            situations += defect_situations(era_id)
-        for situation in situations:
-            build_situation(pki, situation, revocations)
-        progress(f"{era_id}: {len(situations)} served chains "
-                 f"({len(pki.generated) - before} certificates made)")
+def generate_cas(pki: Pki, era_ids: Iterable[str], *, all_issuers: bool = False) -> list[str]:
+    """Every CA certificate the eras use, and the mirrored roots, made (or reused) at once
+    so that their slow keys are generated in parallel; returns their ids."""
+    ids = list(dict.fromkeys([*era_certificate_ids(era_ids, all_issuers),
+                              *(r.id for r in mirrors.ROOTS)]))
+    pki.certificates(ids)
+    return ids

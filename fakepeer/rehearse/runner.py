@@ -24,11 +24,11 @@ from twisted.internet.defer import Deferred, FirstError, succeed
 from twisted.internet.error import ReactorNotRunning
 from twisted.python.failure import Failure
 
-from fakepeer.assembly import build_phases
-from fakepeer.net.phases import PhaseRuntime
+from fakepeer.net.phases import PhaseRuntime, phase_runtimes
 from fakepeer.net.service import SipListeners
 from fakepeer.net.sip_protocol import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from fakepeer.pki.hierarchy import Pki
+from fakepeer.realize import realize_timeline
 from fakepeer.rehearse.plan import Plan, PlanStep
 from fakepeer.report.events import Clock, Event, Sink, utc_now
 from fakepeer.scenario.model import Scenario
@@ -74,16 +74,17 @@ class PreparedStep:
 def prepare_steps(plan: Plan, scenarios: Mapping[str, Scenario], pki: Pki, *,
                   idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
                   max_connections: int = DEFAULT_MAX_CONNECTIONS) -> list[PreparedStep]:
-    """Every step's phases, built with :func:`~fakepeer.assembly.build_phases`."""
+    """Every step's phases, realised (:func:`~fakepeer.realize.realize_timeline`) and
+    ready for the listener (:func:`~fakepeer.net.phases.phase_runtimes`)."""
     prepared = []
     for step in plan.steps:
         scenario = scenarios[step.scenario]
-        phases, _ = build_phases(scenario, pki, idle_timeout=idle_timeout,
-                                 max_connections=max_connections)
+        timeline = realize_timeline(scenario, pki)
+        phases = phase_runtimes(scenario.name, timeline, idle_timeout=idle_timeout,
+                                max_connections=max_connections)
         info = tuple(PhaseInfo(phase.name, runtime.description, phase.ends,
-                               effective.expectation.summary())
-                     for (phase, effective), runtime in zip(scenario.timeline(), phases,
-                                                            strict=True))
+                               realized.scenario.expectation.summary())
+                     for (phase, realized), runtime in zip(timeline, phases, strict=True))
         prepared.append(PreparedStep(step, scenario, tuple(phases), info))
     return prepared
 

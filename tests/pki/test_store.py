@@ -86,10 +86,11 @@ def test_killed_generation_leaves_a_usable_store(tmp_path):
     """SIGKILL in the middle of a cold generation never leaves a file a later run trusts."""
     root = tmp_path / "certs"
     script = textwrap.dedent(f"""
-        from fakepeer.pki import catalogue, mirrors
+        from fakepeer import generation
+        from fakepeer.pki import mirrors
         from tests.conftest import make_pki
         from pathlib import Path
-        catalogue.generate(make_pki(Path({str(root)!r})),
+        generation.generate(make_pki(Path({str(root)!r})),
                            list(mirrors.ERAS), with_defects=True)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path.cwd())

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from fakepeer.addresses import SIP_TLS_PORT, parse_host_port
-from fakepeer.cli.commands.probe import parse_sbc_mapping
+from fakepeer.cli.outbound import parse_sbc_mapping
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
 from fakepeer.pki import export

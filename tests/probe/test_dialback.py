@@ -15,11 +15,11 @@ from twisted.internet.error import DNSLookupError
 from fakepeer.net.phases import PhaseRuntime
 from fakepeer.net.service import SipListeners
 from fakepeer.net.sip_protocol import ServeSettings
-from fakepeer.peer import realize
 from fakepeer.pki import export
 from fakepeer.pki.keys import private_key_pem
 from fakepeer.probe.caller import build_caller
 from fakepeer.probe.dialback import DialBack
+from fakepeer.realize import realize
 from fakepeer.scenario.model import Scenario
 from fakepeer.tls import ServerConnectionCreator
 from tests.conftest import make_pki, require
@@ -36,7 +36,7 @@ class Lab:
         pki = make_pki(session_store)
         peer = realize(Scenario(name="dialback-test"), pki)
         self.events: list[Any] = []
-        self.dialback = DialBack(reactor, build_caller(pki), self.events.append, timeout=2.0,
+        self.dialback = DialBack(reactor, build_caller(peer), self.events.append, timeout=2.0,
                                  **dialback)
         settings = ServeSettings(profile=peer.sip_profile,
                                  responder_policy=peer.responder_policy,

@@ -3,7 +3,7 @@
 Kamailio plays the SBC twice over: it pings serve with mutual TLS (Contact
 sbc.lab.example:5061) and listens for serve's own OPTIONS, which ``--sbc`` maps to its
 loopback port. These tests run once ``serve`` has the dial-back options wired in (see
-:func:`fakepeer.cli.commands.probe.dialback_for`); before that they are skipped.
+:func:`fakepeer.cli.outbound.dialback_for`); before that they are skipped.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fakepeer.peer import client_trust
 from fakepeer.pki.keys import KeySpec
 from fakepeer.pki.model import dns
 from fakepeer.pki.situation import Situation, build_situation, sbc_chain
@@ -20,6 +19,7 @@ from fakepeer.probe.validation import (
     problem_kind,
     sbc_eku_rule,
 )
+from fakepeer.realize import client_trust
 from fakepeer.tls.inspect import Expired, MissingExtendedKeyUsage, Untrusted, WeakKey
 from tests.probe.conftest import SBC, _lab_leaf, _profile
 

@@ -72,10 +72,10 @@ class TestShippedCatalogue:
 
     def test_default_scenario_is_what_serve_serves_with_no_options(self):
         """baseline-microsoft-2026 serves exactly `fakepeer serve`'s option-less scenario."""
-        from fakepeer.cli.commands import serve
+        from fakepeer.cli import options
         from fakepeer.cli.main import build_parser
 
-        default = serve.scenario_from_options(build_parser().parse_args(["serve"]))
+        default = options.scenario_from_options(build_parser().parse_args(["serve"]))
         shipped = load_catalogue(scenario_dirs())[DEFAULT_SCENARIO]
         served = ("profile", "era", "path", "defects", "tls", "sip", "expect", "phases", "names")
         assert {k: getattr(shipped, k) for k in served} == {k: getattr(default, k) for k in served}
@@ -101,9 +101,9 @@ class TestShippedCatalogue:
 
     @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
     def test_every_phase_and_name_realizes_as_a_served_peer(self, path, pki):
-        """fakepeer.peer.realize builds every chain a shipped scenario serves, and the
+        """fakepeer.realize.realize builds every chain a shipped scenario serves, and the
         defect-derived expectation agrees with the file's."""
-        from fakepeer.peer import realize
+        from fakepeer.realize import realize
 
         scenario = load_scenario(path)
         for _, served in scenario.timeline():

@@ -163,17 +163,17 @@ class TestDefaultsStayCompatible:
 
     def test_serve_builds_its_command_line_scenario(self):
         """`fakepeer serve`'s option-built scenario still constructs, and its errors still wrap."""
-        from fakepeer.cli.commands import serve
+        from fakepeer.cli import options
         from fakepeer.cli.main import build_parser
 
         args = build_parser().parse_args(["serve", "--defect", "expired-leaf",
                                           "--tls-min", "TLSv1.2", "--options-status", "503"])
-        scenario = serve.scenario_from_options(args)
+        scenario = options.scenario_from_options(args)
         assert scenario.defects == ("expired-leaf",)
         assert scenario.sip.options_status == 503
         bad = build_parser().parse_args(["serve", "--tls-min", "TLSv9"])
         with pytest.raises(ScenarioError, match=r"command-line scenario: tls.min_version"):
-            serve.scenario_from_options(bad)
+            options.scenario_from_options(bad)
 
     def test_expect_string_and_expectation_fill_each_other(self):
         """Giving expect fills expectation and the reverse, so old and new readers agree."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography import x509
 
+from fakepeer import generation
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_store_options, open_pki
 from fakepeer.cli.status import ExitStatus
@@ -28,7 +29,8 @@ from fakepeer.pki.files import (
 )
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.keys import KeySpec, PrivateKey, private_key_pem
-from fakepeer.pki.situation import Situation, build_situation, sbc_chain
+from fakepeer.pki.situation import sbc_chain
+from fakepeer.realize import realize
 
 #: Export formats, each written by ``_WRITERS[format]`` (defined below).
 FORMATS = ("pem", "der", "p7b", "p12", "cisco", "audiocodes")
@@ -135,7 +137,7 @@ def _generate(args: argparse.Namespace, env: Environment) -> ExitStatus:
     pki = _pki(args, env)
     eras = args.era or list(mirrors.ERAS)
     env.say(f"store {pki.store.root} ({pki.options.variant})")
-    catalogue.generate(pki, eras, all_issuers=args.all_issuers, with_defects=args.defects,
+    generation.generate(pki, eras, all_issuers=args.all_issuers, with_defects=args.defects,
                        progress=lambda line: env.say("  " + line))
     keys = f"{pki.keys_generated} keys generated"
     if pki.keys_from_pool:
@@ -223,7 +225,7 @@ def _chain_of(pki: Pki, cert_id: str) -> list[x509.Certificate]:
 def _show(args: argparse.Namespace, env: Environment) -> ExitStatus:
     pki = _pki(args, env)
     if args.id in mirrors.ERAS:
-        served = build_situation(pki, Situation(era=args.id))
+        served = realize(generation.era_scenarios(args.id)[0], pki).chain
         chain = list(served.sent)
         env.say(f"{mirrors.ERAS[args.id].title}: what fakepeer sends")
     else:

@@ -6,11 +6,13 @@ certificate the way the cloud does and sends OPTIONS. One verdict line per attem
 exit status is 0 only when every attempt passed both ways (the SBC accepted us and we
 accepted the SBC), :attr:`ExitStatus.PEER_FAILED` otherwise.
 
+The client chain is the one ``serve`` would serve for the same ``--profile``, ``--era``,
+``--path`` and ``--defect`` (:func:`fakepeer.cli.options.scenario_from_options`, then
+:func:`fakepeer.realize.realize`).
+
 It runs its own reactor instance rather than the global one: ``main()`` is called
 in-process by tests and scripts, and Twisted's global reactor can run only once per
-process. This module also offers ``serve``'s ``--dialback``/``--sbc`` options and
-:func:`wire_dialback`, which gives each served phase its
-:class:`~fakepeer.probe.dialback.DialBack`.
+process.
 """
 
 from __future__ import annotations
@@ -24,19 +26,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-
 from fakepeer import vocabulary
-from fakepeer.addresses import SIP_TLS_PORT, AddressError, is_ip_address, parse_host_port
+from fakepeer.addresses import SIP_TLS_PORT, is_ip_address
 from fakepeer.cli.environment import Environment
-from fakepeer.cli.options import add_store_options, open_pki, parse_now
+from fakepeer.cli.options import add_store_options, open_pki, parse_now, scenario_from_options
+from fakepeer.cli.outbound import add_outbound_options, caller_from_options, sbc_address
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
-from fakepeer.pki import mirrors
+from fakepeer.profiles import profile_named
+from fakepeer.realize import realize
 from fakepeer.report.events import Fanout, Sink
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
-
-_EKU_RULES = ("serverAuth", "serverAuth+clientAuth", "clientAuth", "any")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,11 +48,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "status 0 only when the SBC accepted us and we accepted the SBC.")
     parser.add_argument("target", metavar="HOST[:PORT]",
                         help=f"the SBC (name or address; port default {SIP_TLS_PORT})")
-    parser.add_argument("--profile", choices=["microsoft", "genesys"], default=None,
+    parser.add_argument("--profile", choices=list(vocabulary.PROFILE_NAMES), default=None,
                         help="whose proxy to dial as (default: the era's)")
-    parser.add_argument("--era", choices=list(mirrors.ERAS), default=None,
+    parser.add_argument("--era", choices=list(vocabulary.ERAS), default=None,
                         help=f"which PKI era's client chain and rules (default "
-                             f"{mirrors.DEFAULT_ERA}, or genesys for --profile genesys)")
+                             f"{vocabulary.DEFAULT_ERA}, or genesys for --profile genesys)")
     parser.add_argument("--path", default=None,
                         help="the era's chain path for the client certificate")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME[=ARG]",
@@ -78,148 +78,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(runner=_run)
 
 
-def add_outbound_options(parser: argparse.ArgumentParser,
-                         timeout_flag: str = "--timeout") -> None:
-    """Options shared by ``probe`` and ``serve``'s dial-back: trust, EKU rule, timeout.
-
-    ``serve`` passes ``timeout_flag="--dialback-timeout"``, since its other timeouts are
-    about inbound connections; the value lands in ``args.timeout`` either way.
-    """
-    group = parser.add_argument_group("outbound connections (fakepeer dials the SBC)")
-    group.add_argument("--trust", action="append", type=Path, default=[], metavar="FILE",
-                       help="extra PEM roots the SBC's certificate may chain to (repeatable; "
-                            "the system's public roots and the mirrored roots always count)")
-    group.add_argument("--sbc-eku", choices=_EKU_RULES, default=None,
-                       help="EKU the SBC's certificate must carry (default: the era's rule)")
-    group.add_argument("--from-host", default=None, metavar="NAME",
-                       help="host in From/Via/Contact of fakepeer's OPTIONS (default "
-                            "sip-du-a-us.pstnhub.microsoft.com for microsoft)")
-    group.add_argument(timeout_flag, dest="timeout", type=float, default=5.0, metavar="S",
-                       help="seconds per phase: TCP connect, TLS handshake, SIP answer "
-                            "(default 5)")
-
-
-def add_dialback_options(parser: argparse.ArgumentParser) -> None:
-    """``serve``'s dial-back options (``add_outbound_options`` must be added too)."""
-    group = parser.add_argument_group("dial-back (after a 200 OK, fakepeer dials the SBC's "
-                                      "Contact as the real proxy does)")
-    group.add_argument("--dialback", action=argparse.BooleanOptionalAction, default=None,
-                       help="dial the Contact FQDN and port after each accepted OPTIONS "
-                            "(default: as the scenario's sip.dialback says)")
-    group.add_argument("--sbc", action="append", default=[], metavar="FQDN=ADDRESS:PORT",
-                       help="where to dial a Contact FQDN, for labs without DNS (repeatable; "
-                            "implies --dialback)")
-
-
-def sbc_address(text: str) -> tuple[str, int]:
-    """An SBC's ``HOST[:PORT]`` (port 5061 by default); a bad one is a ConfigError."""
-    try:
-        return parse_host_port(text, default_port=SIP_TLS_PORT)
-    except AddressError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def parse_sbc_mapping(items: list[str]) -> dict[str, tuple[str, int]]:
-    """``--sbc FQDN=ADDRESS:PORT`` values -> {fqdn: (address, port)}; the address must be
-    an IP address (the point is to avoid DNS)."""
-    mapping: dict[str, tuple[str, int]] = {}
-    for item in items:
-        name, eq, where = item.partition("=")
-        if not eq or not name.strip():
-            raise ConfigError(f"--sbc {item!r}: expected FQDN=ADDRESS:PORT")
-        address, port = sbc_address(where)
-        if not is_ip_address(address):
-            raise ConfigError(f"--sbc {item!r}: {address!r} is not an IP address")
-        mapping[name.strip().lower().rstrip(".")] = (address, port)
-    return mapping
-
-
-def load_trust(paths: list[Path]) -> tuple[x509.Certificate, ...]:
-    """Every certificate in the ``--trust`` files; a file without one is an error."""
-    from fakepeer.tls.inspect import parse_pem_bundle
-
-    roots: list[x509.Certificate] = []
-    for path in paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"--trust {path}: {exc.strerror or exc}") from None
-        found = parse_pem_bundle(data, path)
-        if not found.roots:
-            raise ConfigError(f"--trust {path}: no PEM certificate in it")
-        roots.extend(found.roots)
-    return tuple(roots)
-
-
-def caller_from_options(args: argparse.Namespace, pki: Any, scenario: Any = None) -> Any:
-    """The :class:`~fakepeer.probe.caller.Caller` the options describe.
-
-    With ``scenario`` (a served scenario or phase), its profile, era, path and defects
-    choose the client chain: the proxy dials back with the certificate it serves.
-    """
-    from fakepeer.probe.caller import build_caller
-
-    if args.timeout <= 0:
-        raise ConfigError(f"--timeout {args.timeout:g}: must be positive")
-    if scenario is None:
-        profile, era, path, defects = args.profile, args.era, args.path, tuple(args.defect)
-    elif scenario.profile == "genesys":  # presents no client certificate to shape
-        profile, era, path, defects = "genesys", scenario.era, None, ()
-    else:
-        profile, era, path = scenario.profile, scenario.era, scenario.path
-        defects = tuple(scenario.defects)
-    return build_caller(pki, profile=profile, era=era, path=path, defects=defects,
-                        extra_trust=load_trust(args.trust), sbc_eku=args.sbc_eku,
-                        from_host=args.from_host)
-
-
-def dialback_for(args: argparse.Namespace, pki: Any, scenario: Any = None,
-                 reactor: Any = None) -> Any:
-    """The :class:`~fakepeer.probe.dialback.DialBack` for ``ServeSettings.on_options_accepted``
-    of one served phase, or ``None`` when neither the options (``--dialback``/``--sbc``)
-    nor the scenario (``sip.dialback``) ask for one.
-
-    It reports through the listener once ``attach(listeners.sip_factory)`` is called;
-    ``reactor`` defaults to the global one, which ``serve`` runs.
-    """
-    wanted = scenario is not None and getattr(scenario.sip, "dialback", False)
-    if args.dialback is False or not (args.dialback or args.sbc or wanted):
-        return None
-    from fakepeer.probe.dialback import DialBack
-
-    if reactor is None:
-        from twisted.internet import reactor as global_reactor
-
-        reactor = global_reactor
-    return DialBack(reactor, caller_from_options(args, pki, scenario),
-                    sbc_map=parse_sbc_mapping(args.sbc), timeout=args.timeout,
-                    now=parse_now(args.now) if args.now else None)
-
-
-def wire_dialback(args: argparse.Namespace, pki: Any, scenario: Any, phases: list[Any],
-                  factory: Any, reactor: Any = None) -> list[Any]:
-    """Give every phase of ``scenario`` (as built by ``fakepeer.assembly.build_phases``) a
-    :class:`~fakepeer.probe.dialback.DialBack` presenting that phase's chain, reporting
-    through the listener's ``factory``: the phases whose scenario says ``sip.dialback``,
-    or all of them with ``--dialback``/``--sbc``; none with ``--no-dialback``.
-
-    Call it after building the listener, and again for the new phases of a scenario
-    switch. Returns the DialBacks (their ``results`` hold every outbound attempt).
-    """
-    if args.dialback is False:
-        return []
-    forced = bool(args.dialback or args.sbc)
-    hooks = []
-    for (_, effective), runtime in zip(scenario.timeline(), phases, strict=True):
-        if not (forced or effective.sip.dialback):
-            continue
-        hook = dialback_for(args, pki, effective, reactor)
-        hook.attach(factory)
-        runtime.settings.on_options_accepted = hook
-        hooks.append(hook)
-    return hooks
-
-
 def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     from fakepeer.net.dialer import DialResult, DialTarget
     from fakepeer.probe.pinger import DEFAULT_INTERVAL, ping
@@ -230,7 +88,13 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     interval = args.interval if args.interval is not None else DEFAULT_INTERVAL
     if interval <= 0:
         raise ConfigError(f"--interval {interval:g}: must be positive")
-    caller = caller_from_options(args, open_pki(args, env.variables, env.cwd))
+    scenario = scenario_from_options(args)
+    profile = profile_named(scenario.profile)
+    if not profile.presents_client_certificate and (scenario.defects or scenario.path):
+        raise ConfigError(f"--defect/--path shape the client certificate, and "
+                          f"{profile.name.title()} presents none (it never does mutual TLS)")
+    realized = realize(scenario, open_pki(args, env.variables, env.cwd))
+    caller = caller_from_options(args, realized)
     address = host if is_ip_address(host) else _resolve(host, port)
     server_name = args.fqdn or (None if is_ip_address(host) else host)
     try:

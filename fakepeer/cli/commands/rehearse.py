@@ -18,9 +18,14 @@ import json
 from pathlib import Path
 from typing import IO
 
-from fakepeer.cli.commands.scenarios import add_scenarios_option, open_catalogue
 from fakepeer.cli.environment import Environment
-from fakepeer.cli.options import add_store_options, listen_addresses, open_pki
+from fakepeer.cli.options import (
+    add_scenarios_option,
+    add_store_options,
+    listen_addresses,
+    open_catalogue,
+    open_pki,
+)
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
 from fakepeer.net.sip_protocol import DEFAULT_IDLE_TIMEOUT

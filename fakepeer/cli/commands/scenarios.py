@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from fakepeer import vocabulary
 from fakepeer.cli.environment import Environment
-from fakepeer.cli.options import add_store_options, open_pki
+from fakepeer.cli.options import add_scenarios_option, add_store_options, open_catalogue, open_pki
 from fakepeer.cli.status import ExitStatus
 from fakepeer.pki.model import ChainPath
 from fakepeer.scenario.load import (
     DEFAULT_SCENARIO,
-    Catalogue,
-    load_catalogue,
-    scenario_dirs,
     shipped_scenarios_dir,
 )
 from fakepeer.scenario.model import Expectation, Phase, Scenario
-
-SCENARIOS_VARIABLE = "FAKEPEER_SCENARIOS"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,30 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_scenarios_option(show)
     add_store_options(show)
     show.set_defaults(runner=_show)
-
-
-def add_scenarios_option(parser: argparse.ArgumentParser) -> None:
-    """``--scenarios DIR`` (repeatable), shared with commands that pick a scenario."""
-    parser.add_argument(
-        "--scenarios", action="append", type=Path, default=None, metavar="DIR",
-        help="a folder of your own scenario files (repeatable); a file named like a shipped "
-             f"scenario overrides it (default: ${SCENARIOS_VARIABLE}, {os.pathsep}-separated)")
-
-
-def user_scenario_dirs(args: argparse.Namespace, env: Environment) -> list[Path]:
-    given = args.scenarios
-    if given is None:
-        text = env.variables.get(SCENARIOS_VARIABLE, "")
-        given = [Path(part) for part in text.split(os.pathsep) if part]
-    return [folder if folder.is_absolute() else env.cwd / folder for folder in given]
-
-
-def open_catalogue(args: argparse.Namespace, env: Environment) -> Catalogue:
-    """The shipped catalogue plus the user's folders; overrides are reported on stderr."""
-    catalogue = load_catalogue(scenario_dirs(user_scenario_dirs(args, env)))
-    for override in catalogue.overrides:
-        env.warn(f"note: {override.line()}")
-    return catalogue
 
 
 # --- list ---------------------------------------------------------------------------
@@ -159,9 +129,9 @@ def _anchor(scenario: Scenario) -> tuple[str, str]:
 
 
 def _tls_lines(scenario: Scenario) -> list[str]:
-    from fakepeer.tls import GENESYS, MICROSOFT
+    from fakepeer.profiles import profile_named
 
-    base = MICROSOFT if scenario.profile == "microsoft" else GENESYS
+    base = profile_named(scenario.profile).server_policy
     spec = scenario.tls
 
     def text(value: object) -> str:
@@ -174,8 +144,8 @@ def _tls_lines(scenario: Scenario) -> list[str]:
 
     base_ca_list = base.ca_list if isinstance(base.ca_list, str) else \
         f"{len(base.ca_list)} names"
-    versions = (f"{spec.min_version or base.min_version} .. "
-                f"{spec.max_version or spec.min_version or base.max_version}")
+    served = base.with_version_bounds(spec.min_version, spec.max_version)
+    versions = f"{served.min_version} .. {served.max_version}"
     lines = [
         line("versions", versions if spec.min_version or spec.max_version else None, versions),
         line("ciphers", spec.ciphers, base.ciphers),
@@ -321,25 +291,28 @@ def _show(args: argparse.Namespace, env: Environment) -> ExitStatus:
     if args.no_chain:
         return ExitStatus.SUCCESS
     from fakepeer.pki import export
-    from fakepeer.pki.situation import Situation, build_situation
+    from fakepeer.pki.chain import ServedChain
+    from fakepeer.realize import realize_timeline
+    from fakepeer.tls.inspect import summarize_certificate
 
     pki = open_pki(args, env.variables, env.cwd)
     users: dict[str, list[str]] = {}
-    served: dict[str, Scenario] = {}
-    for phase_name, sni, effective in _served(scenario):
-        label = _label(effective)
-        served.setdefault(label, effective)
-        where = ", ".join(part for part in (
-            f"phase {phase_name}" if scenario.phases else "", f"SNI {sni}" if sni else "")
-            if part)
-        users.setdefault(label, []).append(where)
-    for label, effective in served.items():
-        chain = build_situation(pki, Situation(effective.era, effective.path, effective.defects))
+    chains: dict[str, ServedChain] = {}
+    for phase, realized in realize_timeline(scenario, pki):
+        for sni, chain in ((None, realized.chain), *realized.chains_by_name.items()):
+            chains.setdefault(chain.label, chain)
+            where = ", ".join(part for part in (
+                f"phase {phase.name}" if scenario.phases else "", f"SNI {sni}" if sni else "")
+                if part)
+            users.setdefault(chain.label, []).append(where)
+    for label, chain in chains.items():
         used = [u for u in users[label] if u]
         env.say()
         env.say(f"Chain sent: {label}" + (f" ({'; '.join(used)})" if used else ""))
         for line in export.s_client_chain(chain.sent):
             env.say(f"  {line}")
+        leaf = summarize_certificate(chain.leaf)
+        env.say(f"  leaf names: {', '.join((*leaf.dns_names, *leaf.ip_addresses)) or 'none'}")
         for anchor in chain.trust_anchors:
             env.say(f"  trust anchor: {export.openssl_oneline(anchor.subject)}")
             env.say(f"    SHA-1 {export.colon_thumbprint(anchor)}")

@@ -10,25 +10,26 @@ from pathlib import Path
 from typing import Any
 
 from fakepeer import vocabulary
-from fakepeer.cli.commands.probe import (
-    add_dialback_options,
-    add_outbound_options,
-    wire_dialback,
-)
-from fakepeer.cli.commands.scenarios import add_scenarios_option, open_catalogue
 from fakepeer.cli.environment import Environment
-from fakepeer.cli.options import add_store_options, listen_addresses, open_pki
+from fakepeer.cli.options import (
+    add_scenarios_option,
+    add_store_options,
+    leaf_overrides,
+    listen_addresses,
+    open_catalogue,
+    open_pki,
+    scenario_from_options,
+    sip_overrides,
+    tls_overrides,
+)
+from fakepeer.cli.outbound import add_dialback_options, add_outbound_options, wire_dialback
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import FakepeerError, ScenarioError
-from fakepeer.pki import mirrors
 from fakepeer.report.events import Event, Fanout
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
 from fakepeer.scenario.model import (
     LEAF_KEYS,
-    LeafSpec,
     Scenario,
-    SipSpec,
-    TlsSpec,
 )
 
 
@@ -45,10 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_scenarios_option(parser)
     parser.add_argument("--listen", action="append", metavar="HOST:PORT",
                         help="address to listen on (repeatable; default 0.0.0.0:5061)")
-    parser.add_argument("--profile", choices=["microsoft", "genesys"], default=None,
+    parser.add_argument("--profile", choices=list(vocabulary.PROFILE_NAMES), default=None,
                         help="whose proxy to behave as (default: the era's)")
-    parser.add_argument("--era", choices=list(mirrors.ERAS), default=None,
-                        help=f"which PKI era to serve (default {mirrors.DEFAULT_ERA}, or "
+    parser.add_argument("--era", choices=list(vocabulary.ERAS), default=None,
+                        help=f"which PKI era to serve (default {vocabulary.DEFAULT_ERA}, or "
                              "genesys for --profile genesys)")
     parser.add_argument("--path", default=None, help="the era's chain path (e.g. microsoft-2017)")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME[=ARG]",
@@ -98,59 +99,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(runner=_run)
 
 
-def scenario_from_options(args: argparse.Namespace) -> Scenario:
-    """The scenario the command line describes when no catalogue scenario is named."""
-    era = args.era or ("genesys" if args.profile == "genesys" else mirrors.DEFAULT_ERA)
-    profile = args.profile or vocabulary.ERAS[era].profile
-    try:
-        return Scenario(
-            name="command-line",
-            description="built from command-line options",
-            profile=profile, era=era, path=args.path, defects=tuple(args.defect),
-            tls=_tls_overrides(TlsSpec(), args),
-            sip=_sip_overrides(SipSpec(), args),
-            leaf=_leaf_overrides(LeafSpec(), args),
-        )
-    except ValueError as exc:
-        raise ScenarioError(f"command-line scenario: {exc}") from None
-
-
-def _tls_overrides(spec: TlsSpec, args: argparse.Namespace) -> TlsSpec:
-    changes: dict[str, Any] = {}
-    for option, name in (("tls_min", "min_version"), ("tls_max", "max_version"),
-                         ("client_cert", "client_certificate"), ("ca_list", "ca_list")):
-        if getattr(args, option) is not None:
-            changes[name] = getattr(args, option)
-    for option in ("ciphers", "groups"):
-        if getattr(args, option):
-            changes[option] = tuple(getattr(args, option).split(":"))
-    if args.tolerate_missing_client_auth:
-        changes["tolerate_missing_client_auth"] = True
-    return replace(spec, **changes) if changes else spec
-
-
-def _leaf_overrides(spec: LeafSpec, args: argparse.Namespace) -> LeafSpec:
-    changes: dict[str, Any] = {}
-    if args.leaf_name:
-        changes.update(dns_names=tuple(args.leaf_name), common_name=args.leaf_name[0])
-    if args.leaf_key:
-        changes["key"] = args.leaf_key
-    if args.leaf_days is not None:
-        changes["days"] = args.leaf_days
-    return replace(spec, **changes) if changes else spec
-
-
-def _sip_overrides(spec: SipSpec, args: argparse.Namespace) -> SipSpec:
-    changes: dict[str, Any] = {}
-    if args.options_status is not None:
-        changes["options_status"] = args.options_status
-    if args.invite_status is not None:
-        changes["invite_status"] = args.invite_status
-    if args.tenant_domain:
-        changes["tenant_domains"] = tuple(args.tenant_domain)
-    return replace(spec, **changes) if changes else spec
-
-
 def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
     """A catalogue scenario with the command line's overrides, or the command line's own."""
     name = args.scenario or env.variables.get("FAKEPEER_SCENARIO")
@@ -162,9 +110,9 @@ def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
                             "(see `fakepeer scenarios list`)")
     scenario = catalogue[name]
     try:
-        changes: dict[str, Any] = {"tls": _tls_overrides(scenario.tls, args),
-                                   "sip": _sip_overrides(scenario.sip, args),
-                                   "leaf": _leaf_overrides(scenario.leaf, args)}
+        changes: dict[str, Any] = {"tls": tls_overrides(scenario.tls, args),
+                                   "sip": sip_overrides(scenario.sip, args),
+                                   "leaf": leaf_overrides(scenario.leaf, args)}
         if args.era:
             changes.update(era=args.era, path=args.path)
         elif args.path:
@@ -181,10 +129,12 @@ def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
 def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     from twisted.internet import reactor
 
-    from fakepeer.assembly import build_phases
+    from fakepeer.cli.briefing import briefing, timeline_lines
+    from fakepeer.net.phases import PhaseRuntime, phase_runtimes
     from fakepeer.net.service import SipListeners
-    from fakepeer.peer import briefing
+    from fakepeer.realize import RealizedScenario, realize_timeline
     from fakepeer.report.board import StatusBoard
+    from fakepeer.scenario.model import Phase
 
     _raise_fd_limit()
     listens = args.listen or [env.variables.get("FAKEPEER_LISTEN", "0.0.0.0:5061")]
@@ -196,12 +146,14 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     scenario = chosen_scenario(args, env)
     pki = open_pki(args, env.variables, env.cwd)
 
-    def phases_for(chosen: Scenario) -> tuple[list[Any], Any]:
-        return build_phases(chosen, pki, idle_timeout=args.idle_timeout,
-                            max_connections=args.max_connections)
+    def phases_for(chosen: Scenario) -> tuple[tuple[tuple[Phase, RealizedScenario], ...],
+                                              list[PhaseRuntime]]:
+        timeline = realize_timeline(chosen, pki)
+        return timeline, phase_runtimes(chosen.name, timeline, idle_timeout=args.idle_timeout,
+                                        max_connections=args.max_connections)
 
-    phases, first = phases_for(scenario)
-    for line in _briefing_lines(briefing(first, listens), scenario, phases):
+    timeline, phases = phases_for(scenario)
+    for line in [*briefing(timeline[0][1], listens), *timeline_lines(scenario, phases)]:
         env.warn(line) if args.json else env.say(line)
     board = StatusBoard()
     board.scenario = scenario.name
@@ -211,7 +163,7 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
         sinks.append(JsonLinesSink.open(args.events))
     sink = Fanout(*sinks)
     listeners = SipListeners(reactor, phases, sink, addresses)
-    wire_dialback(args, pki, scenario, phases, listeners.sip_factory)
+    wire_dialback(args, timeline, phases, listeners.sip_factory)
     current = {"scenario": scenario}
 
     def switch(name: str, *, reload: bool = False) -> str:
@@ -220,8 +172,8 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
         if name not in catalogue:
             raise ScenarioError(f"no scenario {name!r}; known: {', '.join(sorted(catalogue))}")
         chosen = catalogue[name]
-        new_phases, _ = phases_for(chosen)
-        wire_dialback(args, pki, chosen, new_phases, listeners.sip_factory)
+        new_timeline, new_phases = phases_for(chosen)
+        wire_dialback(args, new_timeline, new_phases, listeners.sip_factory)
         listeners.timeline.load(new_phases)
         current["scenario"] = chosen
         board.scenario = chosen.name
@@ -276,16 +228,6 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     if failure:
         raise FakepeerError(failure[0])
     return ExitStatus.SUCCESS
-
-
-def _briefing_lines(lines: list[str], scenario: Scenario, phases: list[Any]) -> list[str]:
-    if len(phases) > 1:
-        lines.append("  Timeline:")
-        for number, (phase, runtime) in enumerate(zip(scenario.phases, phases, strict=True),
-                                                  start=1):
-            lines.append(f"    {number}. {phase.name}: {runtime.description} "
-                         f"(ends {phase.ends})")
-    return lines
 
 
 def _start_http(reactor: Any, address: tuple[str, int], pki: Any, board: Any,
