@@ -1,4 +1,6 @@
-"""Shared fixtures for the TLS tests: a throwaway PKI, an in-memory TLS pump, openssl.
+"""Shared fixtures for the TLS tests: a throwaway PKI (roots and the foreign chain from
+trustme, the certificates whose names and EKUs tests check from a small builder), an
+in-memory TLS pump, openssl.
 
 Helpers live here (not in an importable module) so they work under any pytest import
 mode; tests reach them through fixtures.
@@ -16,6 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 import pytest_twisted
+import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -51,17 +54,13 @@ def _name(cn: str) -> x509.Name:
 
 @dataclass
 class Authority:
-    """A test CA: its certificate and key (built with cryptography directly)."""
+    """A test CA that issues what trustme cannot: trustme's certificates always carry its
+    own subject layout and the EKU serverAuth+clientAuth+codeSigning, while these tests
+    check exact names (``CN=Test Proxy Issuing CA``), chosen EKUs (serverAuth only, a CA
+    restricted by EKU), chosen dates and chosen or weak keys."""
 
     cert: x509.Certificate
     key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-    @classmethod
-    def root(cls, cn: str, key) -> Authority:
-        name = _name(cn)
-        builder = _base(name, name, key.public_key(), NOW - dt.timedelta(days=30), days=3650)
-        builder = _ca_extensions(builder, key.public_key(), None)
-        return cls(builder.sign(key, hashes.SHA256()), key)
 
     def child_ca(self, cn: str, key, eku: Sequence[x509.ObjectIdentifier] | None = None):
         builder = _base(
@@ -111,39 +110,59 @@ def _base(subject, issuer, public_key, start, days):
 
 
 def _ca_extensions(builder, public_key, issuer_public_key):
-    builder = (
+    return (
         builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(True, False, False, False, False, True, True, False, False), True
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False)
-    )
-    if issuer_public_key is not None:
-        builder = builder.add_extension(
+        .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public_key), False
         )
-    return builder
+    )
+
+
+def _trustme_root(unit: str) -> Authority:
+    """A root CA from trustme: what makes a root is all any TLS test needs of one (its
+    name, dates and extensions are never asserted)."""
+    ca = trustme.CA(organization_name="[fakepeer lab] tests", organization_unit_name=unit,
+                    key_type=trustme.KeyType.RSA)
+    key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return Authority(x509.load_pem_x509_certificate(ca.cert_pem.bytes()), key)
+
+
+def _trustme_chain(cn: str) -> ServedChain:
+    """A whole generic chain from trustme (root, issuing CA, leaf): an SBC certificate
+    from a CA nobody trusts, for which nothing but the chain itself matters."""
+    root = trustme.CA(organization_name="[fakepeer lab] tests",
+                      organization_unit_name="Unrelated Root", key_type=trustme.KeyType.RSA)
+    issuing = root.create_child_ca(key_type=trustme.KeyType.RSA)
+    leaf = issuing.issue_cert(cn, key_type=trustme.KeyType.RSA)
+    key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    certificate, issuer = (x509.load_pem_x509_certificate(blob.bytes())
+                           for blob in leaf.cert_chain_pems)
+    return ServedChain(certificate, key, (issuer,),
+                       (x509.load_pem_x509_certificate(root.cert_pem.bytes()),), (), "sbc-foreign")
 
 
 @pytest.fixture(scope="session")
 def tls_pki() -> SimpleNamespace:
     """Throwaway hierarchies: a proxy chain, a second SNI chain, SBC client chains."""
-    rsa_keys = [rsa.generate_private_key(65537, 2048) for _ in range(4)]
-    k_root, k_inter, k_leaf, k_other = rsa_keys
-    proxy_root = Authority.root("Test Proxy Root", k_root)
+    k_inter, k_leaf = (rsa.generate_private_key(65537, 2048) for _ in range(2))
+    proxy_root = _trustme_root("Test Proxy Root")
     proxy_inter = proxy_root.child_ca("Test Proxy Issuing CA", k_inter)
     proxy_leaf = proxy_inter.leaf(
         ["sip.pstnhub.microsoft.com", "sip2.pstnhub.microsoft.com"], k_leaf
     )
+    sbc_root = _trustme_root("Test SBC Root")
+    k_other = sbc_root.key
     other_leaf = proxy_inter.leaf(["sip.other.test"], k_other)
-    wrong_root = Authority.root("Unrelated Root", k_other)
-
-    sbc_root = Authority.root("Test SBC Root", k_other)
     sbc_inter = sbc_root.child_ca("Test SBC Issuing CA", k_inter)
     sbc_leaf = sbc_inter.leaf(["sbc.customer.test"], k_leaf)
     sbc_server_only = sbc_inter.leaf(["sbc.customer.test"], k_leaf, eku=(SERVER_AUTH,))
-    foreign_ca = wrong_root.child_ca("Foreign Issuing CA", k_inter)
-    sbc_foreign = foreign_ca.leaf(["sbc.customer.test"], k_leaf)
+    sbc_foreign = _trustme_chain("sbc.customer.test")
 
     return SimpleNamespace(
         proxy_root=proxy_root.cert,
@@ -164,17 +183,15 @@ def tls_pki() -> SimpleNamespace:
             ("sip.other.test",),
             "other",
         ),
-        wrong_root=wrong_root.cert,
+        wrong_root=sbc_foreign.trust_anchors[0],
         sbc_root=sbc_root.cert,
         sbc=ServedChain(sbc_leaf, k_leaf, (sbc_inter.cert,), (sbc_root.cert,), (), "sbc"),
         sbc_server_only=ServedChain(
             sbc_server_only, k_leaf, (sbc_inter.cert,), (sbc_root.cert,), (), "sbc-serverAuth"
         ),
-        sbc_foreign=ServedChain(
-            sbc_foreign, k_leaf, (foreign_ca.cert,), (wrong_root.cert,), (), "sbc-foreign"
-        ),
+        sbc_foreign=sbc_foreign,
         authority=Authority,
-        keys=rsa_keys,
+        keys=[proxy_root.key, k_inter, k_leaf, k_other],
     )
 
 
