@@ -10,8 +10,9 @@ It deliberately does not verify the served chain: many scenarios serve a broken 
 purpose, and a healthy proxy serving one is still healthy. Callers that want the chain
 checked (the container test does) pass their own :class:`ssl.SSLContext` to :func:`ping`.
 
-It uses only the standard library's blocking ``ssl`` so that it runs in a fraction of a
-second, without starting a reactor, every 30 seconds inside the container.
+It uses the standard library's blocking ``ssl`` so that it runs in a fraction of a
+second, without starting a reactor, every 30 seconds inside the container, and
+:mod:`fakepeer.sip` (sans-I/O) to write the OPTIONS and read the answer over it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fakepeer import sip
 from fakepeer.addresses import ANY_HOST, AddressError, parse_host_port
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_store_options, open_pki
@@ -41,8 +43,10 @@ HEALTHCHECK_FQDN = "healthcheck.fakepeer.invalid"
 DEFAULT_ADDRESS = "127.0.0.1:5061"
 DEFAULT_TIMEOUT = 5.0
 TARGET = "sip.pstnhub.microsoft.com"
-_MAX_HEAD = 64 * 1024  # a SIP response head larger than this is not an answer we want
 _CALL_IDS = itertools.count(1)
+#: How the healthcheck writes SIP: as a plain RFC 3261 SBC (canonical header names), with
+#: a User-Agent that says what it is.
+_SBC_STYLE = sip.SipProfile(name="healthcheck", server_product="fakepeer-healthcheck")
 #: serve listens on every interface in a container; the healthcheck dials loopback.
 _LOOPBACK_FOR_WILDCARD = {ANY_HOST: "127.0.0.1", "::": "::1"}
 
@@ -106,18 +110,10 @@ def options_request(fqdn: str, target: str = TARGET) -> bytes:
     container port the SBC still believes it talks to the proxy's 5061."""
     n = next(_CALL_IDS)
     tag = f"{os.getpid()}-{n}"
-    return (
-        f"OPTIONS sip:{target}:5061;transport=tls SIP/2.0\r\n"
-        f"Via: SIP/2.0/TLS {fqdn}:5061;branch=z9hG4bK-health-{tag}\r\n"
-        f"From: <sip:{fqdn}:5061;transport=tls>;tag=health{tag}\r\n"
-        f"To: <sip:{target}>\r\n"
-        f"Call-ID: health-{tag}@{fqdn}\r\n"
-        f"CSeq: {n} OPTIONS\r\n"
-        f"Contact: <sip:{fqdn}:5061;transport=tls>\r\n"
-        "Max-Forwards: 70\r\n"
-        "User-Agent: fakepeer-healthcheck\r\n"
-        "Content-Length: 0\r\n\r\n"
-    ).encode()
+    request = sip.build_options(_SBC_STYLE, f"sip:{target}:5061;transport=tls", via_host=fqdn,
+                                from_host=fqdn, cseq=n, call_id=f"health-{tag}@{fqdn}",
+                                from_tag=f"health{tag}", branch=f"-health-{tag}")
+    return sip.to_bytes(request)
 
 
 def client_context(client: ServedChain | None, *, trust: tuple[bytes, ...] = (),
@@ -148,40 +144,25 @@ def client_context(client: ServedChain | None, *, trust: tuple[bytes, ...] = (),
 
 
 def _read_response(conn: ssl.SSLSocket, deadline: float) -> tuple[int, str]:
-    """Read responses until a final one (>= 200); 1xx are skipped as an SBC would."""
-    buffer = b""
+    """Read until a final response (>= 200); 1xx, keep-alives and requests are skipped
+    as an SBC would."""
+    stream = sip.SipConnection()
+    received = b""
     while True:
-        end = buffer.find(b"\r\n\r\n")
-        while end < 0:
-            if len(buffer) > _MAX_HEAD:
-                raise ProbeError("the answer's header is larger than 64 KiB")
+        try:
+            event = stream.next_event()
+        except sip.RemoteSipError as exc:
+            raise ProbeError(f"not a SIP response: {exc.message}") from None
+        if event is sip.NEED_DATA:
             conn.settimeout(max(0.01, deadline - time.monotonic()))
             chunk = conn.recv(16384)
-            if not chunk:
-                raise ProbeError("the peer closed the connection without a final answer"
-                                  + (f" (got {buffer[:60]!r})" if buffer else ""))
-            buffer += chunk
-            end = buffer.find(b"\r\n\r\n")
-        head, buffer = buffer[:end], buffer[end + 4:]
-        status_line, *headers = head.decode("utf-8", "replace").split("\r\n")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or parts[0] != "SIP/2.0" or not parts[1].isdigit():
-            raise ProbeError(f"not a SIP response: {status_line[:80]!r}")
-        length = 0
-        for line in headers:
-            name, _, value = line.partition(":")
-            if name.strip().lower() in ("content-length", "l") and value.strip().isdigit():
-                length = int(value.strip())
-        while len(buffer) < length:
-            conn.settimeout(max(0.01, deadline - time.monotonic()))
-            chunk = conn.recv(16384)
-            if not chunk:
-                raise ProbeError("the peer closed the connection inside a response body")
-            buffer += chunk
-        buffer = buffer[length:]
-        status = int(parts[1])
-        if status >= 200:
-            return status, parts[2] if len(parts) > 2 else ""
+            received = (received + chunk)[:60]
+            stream.receive_data(chunk)
+        elif isinstance(event, sip.ConnectionClosed):
+            raise ProbeError("the peer closed the connection without a final answer"
+                             + (f" (got {received!r})" if received else ""))
+        elif isinstance(event, sip.Response) and event.status >= 200:
+            return event.status, event.reason
 
 
 def ping(host: str, port: int, context: ssl.SSLContext, *, fqdn: str = HEALTHCHECK_FQDN,
