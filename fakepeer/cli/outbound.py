@@ -16,6 +16,7 @@ from fakepeer.addresses import SIP_TLS_PORT, AddressError, is_ip_address, parse_
 from fakepeer.cli.options import parse_now
 from fakepeer.errors import ConfigError
 from fakepeer.net.phases import PhaseRuntime
+from fakepeer.net.reactors import IDialReactor, installed_reactor
 from fakepeer.probe.caller import Caller, build_caller
 from fakepeer.probe.dialback import DialBack
 from fakepeer.realize import RealizedScenario
@@ -108,7 +109,7 @@ def caller_from_options(args: argparse.Namespace, realized: RealizedScenario) ->
 
 
 def dialback_for(args: argparse.Namespace, realized: RealizedScenario,
-                 reactor: Any = None) -> DialBack | None:
+                 reactor: IDialReactor | None = None) -> DialBack | None:
     """The :class:`~fakepeer.probe.dialback.DialBack` for ``ServeSettings.on_options_accepted``
     of one served phase, or ``None`` when neither the options (``--dialback``/``--sbc``)
     nor the scenario (``sip.dialback``) ask for one.
@@ -119,11 +120,7 @@ def dialback_for(args: argparse.Namespace, realized: RealizedScenario,
     wanted = realized.scenario.sip.dialback
     if args.dialback is False or not (args.dialback or args.sbc or wanted):
         return None
-    if reactor is None:
-        from twisted.internet import reactor as global_reactor
-
-        reactor = global_reactor
-    return DialBack(reactor, caller_from_options(args, realized),
+    return DialBack(reactor or installed_reactor(), caller_from_options(args, realized),
                     sbc_map=parse_sbc_mapping(args.sbc), timeout=args.timeout,
                     now=parse_now(args.now) if args.now else None)
 
@@ -131,7 +128,7 @@ def dialback_for(args: argparse.Namespace, realized: RealizedScenario,
 def wire_dialback(args: argparse.Namespace,
                   timeline: Sequence[tuple[Phase, RealizedScenario]],
                   phases: Sequence[PhaseRuntime], factory: Any,
-                  reactor: Any = None) -> list[DialBack]:
+                  reactor: IDialReactor | None = None) -> list[DialBack]:
     """Give every phase of a realised timeline (and its ``PhaseRuntime``, as
     :func:`fakepeer.net.phases.phase_runtimes` built it) a
     :class:`~fakepeer.probe.dialback.DialBack` presenting that phase's served chain,

@@ -37,6 +37,7 @@ from zope.interface import implementer
 
 from fakepeer import sip
 from fakepeer.net.endpoints import client_endpoint
+from fakepeer.net.reactors import IDialReactor
 from fakepeer.probe.caller import Caller
 from fakepeer.probe.validation import CertificateCheck
 from fakepeer.report.events import Event, Sink, utc_now
@@ -199,7 +200,8 @@ class DialResult:
 Clock = Callable[[], dt.datetime]
 
 
-def dial(reactor: Any, caller: Caller, target: DialTarget, *, sink: Sink, connection_id: int,
+def dial(reactor: IDialReactor, caller: Caller, target: DialTarget, *, sink: Sink,
+         connection_id: int,
          timeout: float = DEFAULT_TIMEOUT, options_anyway: bool = False,
          clock: Clock = utc_now, now: dt.datetime | None = None) -> Deferred[DialResult]:
     """Dial ``target`` as ``caller`` and fire with the :class:`DialResult` (never fails).
@@ -232,7 +234,7 @@ class _Attempt(Protocol):
     #: The ``TLSMemoryBIOProtocol`` once connected (Twisted types it as ``ITransport``).
     transport: Any
 
-    def __init__(self, reactor: Any, caller: Caller, target: DialTarget, sink: Sink,
+    def __init__(self, reactor: IDialReactor, caller: Caller, target: DialTarget, sink: Sink,
                  connection_id: int, timeout: float, options_anyway: bool, clock: Clock,
                  now: dt.datetime | None) -> None:
         self.reactor = reactor

@@ -10,13 +10,9 @@ goes through ``HostnameEndpoint``, which does the same for the address dialled.
 from __future__ import annotations
 
 from twisted.internet.endpoints import HostnameEndpoint, serverFromString
-from twisted.internet.interfaces import (
-    IReactorPluggableNameResolver,
-    IReactorTCP,
-    IReactorTime,
-    IStreamClientEndpoint,
-    IStreamServerEndpoint,
-)
+from twisted.internet.interfaces import IReactorTCP, IStreamClientEndpoint, IStreamServerEndpoint
+
+from fakepeer.net.reactors import IDialReactor
 
 
 def _quoted(value: str) -> str:
@@ -33,12 +29,9 @@ def server_description(host: str, port: int, *, backlog: int | None = None) -> s
 def server_endpoint(reactor: IReactorTCP, host: str, port: int, *,
                     backlog: int | None = None) -> IStreamServerEndpoint:
     """The listening endpoint for ``host``:``port`` (see :func:`server_description`)."""
-    return serverFromString(reactor, server_description(host, port, backlog=backlog))
-
-
-class IDialReactor(IReactorTCP, IReactorTime, IReactorPluggableNameResolver):
-    """What dialling needs of a reactor: TCP, timers, and the name resolver
-    ``HostnameEndpoint`` asks (it resolves an address literal to itself)."""
+    endpoint: IStreamServerEndpoint = serverFromString(
+        reactor, server_description(host, port, backlog=backlog))
+    return endpoint
 
 
 def client_endpoint(reactor: IDialReactor, host: str, port: int, *,

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from twisted.internet.interfaces import IDelayedCall, IOpenSSLServerConnectionCreator
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IOpenSSLServerConnectionCreator,
+    IReactorTime,
+)
 from zope.interface import implementer
 
 from fakepeer import sip
@@ -76,7 +80,7 @@ class PhaseSwitch:
     """Hands each new TLS connection to the current phase's creator and moves the
     timeline on. With one phase it is a plain pass-through."""
 
-    def __init__(self, reactor: Any, phases: list[PhaseRuntime], factory: SipServerFactory,
+    def __init__(self, reactor: IReactorTime, phases: list[PhaseRuntime], factory: SipServerFactory,
                  sink: Sink, clock: Callable[[], datetime]) -> None:
         if not phases:
             raise ValueError("a timeline needs at least one phase")

@@ -7,13 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, gatherResults
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred
 from twisted.internet.interfaces import IHalfCloseableProtocol, IListeningPort
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from zope.interface import implementer
 
 from fakepeer.net.endpoints import server_endpoint
 from fakepeer.net.phases import PhaseRuntime, PhaseSwitch
+from fakepeer.net.reactors import IListenReactor
 from fakepeer.net.sip_protocol import SipServerFactory
 from fakepeer.report.events import Event, Sink, utc_now
 
@@ -32,14 +34,15 @@ class HalfCloseTolerantTLSProtocol(TLSMemoryBIOProtocol):
     orderly close that flushes what was written first.
     """
 
+    # TLSMemoryBIOProtocol's own methods are not annotated: hence the ignores below.
     def readConnectionLost(self) -> None:
         if self._tlsConnection is not None:
             self._tlsConnection.bio_shutdown()
-            self._flushReceiveBIO()
-        self.loseConnection()
+            self._flushReceiveBIO()  # type: ignore[no-untyped-call]  # see above
+        self.loseConnection()  # type: ignore[no-untyped-call]  # see above
 
     def writeConnectionLost(self) -> None:
-        self.loseConnection()
+        self.loseConnection()  # type: ignore[no-untyped-call]  # see above
 
 
 class HalfCloseTolerantTLSFactory(TLSMemoryBIOFactory):
@@ -53,7 +56,7 @@ class SipListeners(Service):
     use is an error the user must see at once, not a log line later).
     """
 
-    def __init__(self, reactor: Any, phases: list[PhaseRuntime], sink: Sink,
+    def __init__(self, reactor: IListenReactor, phases: list[PhaseRuntime], sink: Sink,
                  addresses: list[tuple[str, int]],
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.reactor = reactor
@@ -77,6 +80,7 @@ class SipListeners(Service):
 
     def _listening(self, port: IListeningPort) -> IListeningPort:
         address = port.getHost()
+        assert isinstance(address, IPv4Address | IPv6Address)  # a TCP port's address
         self.ports.append(port)
         self.sink(Event("listening", 0, f"{address.host}:{address.port}",
                         f"listening for SIP over TLS on {address.host}:{address.port}",
@@ -84,15 +88,15 @@ class SipListeners(Service):
         return port
 
     def startService(self) -> None:
-        super().startService()
+        super().startService()  # type: ignore[no-untyped-call]  # Service is not annotated
         self.listen()
 
     def stopService(self) -> Deferred[Any]:
-        super().stopService()
+        super().stopService()  # type: ignore[no-untyped-call]  # Service is not annotated
         self.timeline.stop()
         for protocol in list(self.sip_factory.active):
             protocol.closing_reason = "fakepeer is shutting down"
             protocol.transport.loseConnection()
-        stopping = DeferredList([port.stopListening() for port in self.ports])
+        stopping = DeferredList([maybeDeferred(port.stopListening) for port in self.ports])
         self.sink(Event("stopped", 0, "-", "fakepeer stopped listening", {}, self.clock()))
         return stopping

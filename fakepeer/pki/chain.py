@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+
+from fakepeer.pki.keys import PrivateKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,7 @@ class ServedChain:
     """
 
     leaf: x509.Certificate
-    key: CertificateIssuerPrivateKeyTypes
+    key: PrivateKey
     extra: tuple[x509.Certificate, ...] = ()
     trust_anchors: tuple[x509.Certificate, ...] = ()
     names: tuple[str, ...] = field(default=())

@@ -34,6 +34,7 @@ from twisted.python.failure import Failure
 
 from fakepeer.addresses import is_ip_address
 from fakepeer.net.dialer import DEFAULT_TIMEOUT, DialResult, DialTarget, dial
+from fakepeer.net.reactors import IDialReactor
 from fakepeer.probe.caller import Caller
 from fakepeer.probe.pinger import DEFAULT_INTERVAL
 from fakepeer.report.events import ConnectionIds, Event, Sink, utc_now
@@ -67,7 +68,7 @@ class DialBack:
     :func:`~fakepeer.net.dialer.dial`'s.
     """
 
-    def __init__(self, reactor: Any, caller: Caller, sink: Sink | None = None, *,
+    def __init__(self, reactor: IDialReactor, caller: Caller, sink: Sink | None = None, *,
                  sbc_map: Mapping[str, tuple[str, int]] | None = None,
                  resolve: Resolver | None = None, timeout: float = DEFAULT_TIMEOUT,
                  min_interval: float = DEFAULT_INTERVAL, options_anyway: bool = False,

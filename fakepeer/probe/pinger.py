@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from twisted.internet.defer import Deferred
 
 from fakepeer.net.dialer import DEFAULT_TIMEOUT, DialResult, DialTarget, dial
+from fakepeer.net.reactors import IDialReactor
 from fakepeer.probe.caller import Caller
 from fakepeer.report.events import Sink, utc_now
 
@@ -25,7 +25,7 @@ from fakepeer.report.events import Sink, utc_now
 DEFAULT_INTERVAL = 60.0
 
 
-def ping(reactor: Any, caller: Caller, target: DialTarget, *, sink: Sink, count: int = 1,
+def ping(reactor: IDialReactor, caller: Caller, target: DialTarget, *, sink: Sink, count: int = 1,
          interval: float = DEFAULT_INTERVAL, timeout: float = DEFAULT_TIMEOUT,
          options_anyway: bool = False, clock: Callable[[], dt.datetime] = utc_now,
          now: dt.datetime | None = None,

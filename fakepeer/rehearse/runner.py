@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, FirstError, succeed
 from twisted.internet.error import ReactorNotRunning
+from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.python.failure import Failure
 
 from fakepeer.net.phases import PhaseRuntime, phase_runtimes
+from fakepeer.net.reactors import IListenReactor, IRunReactor
 from fakepeer.net.service import SipListeners
 from fakepeer.net.sip_protocol import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from fakepeer.pki.hierarchy import Pki
@@ -46,7 +49,7 @@ ENDED_BY = ("duration", "connections", "interrupted", "listen-failed")
 #: Receives each event with the number (1-based) of the step it belongs to; connection
 #: ids start again at 1 in every step, so the step number is part of a connection's name.
 StepSink = Callable[[int, Event], None]
-ListenersFactory = Callable[[Any, list[PhaseRuntime], Sink, list[tuple[str, int]]],
+ListenersFactory = Callable[[IListenReactor, list[PhaseRuntime], Sink, list[tuple[str, int]]],
                             SipListeners]
 
 
@@ -117,7 +120,7 @@ class _StepLog:
     """The sink of one step's listeners: records events, counts open and judged
     connections, and says when the step's connection quota is reached or it drained."""
 
-    def __init__(self, record: StepRecord, forward: StepSink, reactor: Any,
+    def __init__(self, record: StepRecord, forward: StepSink, reactor: IReactorTime,
                  limit: int | None) -> None:
         self.record = record
         self.forward = forward
@@ -173,7 +176,7 @@ class Rehearsal:
     verdicts.
     """
 
-    def __init__(self, reactor: Any, steps: Sequence[PreparedStep],
+    def __init__(self, reactor: IListenReactor, steps: Sequence[PreparedStep],
                  addresses: Sequence[tuple[str, int]], sink: StepSink, *,
                  clock: Clock = utc_now, drain_timeout: float = DRAIN_TIMEOUT,
                  listeners_factory: ListenersFactory = SipListeners) -> None:
@@ -246,8 +249,8 @@ class Rehearsal:
             host, port = addresses[exc.index]
             raise CannotListen(f"cannot listen on {host}:{port}: "
                                f"{exc.subFailure.getErrorMessage()}") from None
-        bound = [(host, port.getHost().port) for (host, _), port in zip(addresses, ports,
-                                                                          strict=True)]
+        bound = [(host, _port_number(port)) for (host, _), port in zip(addresses, ports,
+                                                                         strict=True)]
         record.listening = [f"{host}:{port}" for host, port in bound]
         self._ending = log.quota_reached
         timer = None
@@ -275,7 +278,13 @@ class Rehearsal:
         await _within(self.reactor, log.drained(), ABORT_GRACE)
 
 
-async def _within(reactor: Any, deferred: Deferred[None], seconds: float) -> bool:
+def _port_number(port: IListeningPort) -> int:
+    address = port.getHost()
+    assert isinstance(address, IPv4Address | IPv6Address)  # a TCP port's address
+    return address.port
+
+
+async def _within(reactor: IReactorTime, deferred: Deferred[None], seconds: float) -> bool:
     """Whether ``deferred`` fired within ``seconds`` (it is cancelled if not)."""
     if deferred.called:
         return True
@@ -287,7 +296,7 @@ async def _within(reactor: Any, deferred: Deferred[None], seconds: float) -> boo
     return True
 
 
-def run_in_reactor(reactor: Any, rehearsal: Rehearsal) -> RunRecord:
+def run_in_reactor(reactor: IRunReactor, rehearsal: Rehearsal) -> RunRecord:
     """Run the global reactor until the rehearsal ends, or until SIGINT/SIGTERM ends it
     early; either way the record holds every step that ran and its verdicts."""
     failures: list[Failure] = []

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, get_args
 
+from fakepeer import vocabulary
 from fakepeer.report.legacy import KINDS as KINDS  # the compatibility path (see legacy.py)
 from fakepeer.report.legacy import Event as Event
 from fakepeer.report.schema import RecordError as RecordError
 from fakepeer.report.schema import check_peer, check_range, validate
 from fakepeer.report.schema import field_hints as field_hints
-from fakepeer.scenario.model import ALERT_NAMES, ALERT_SENDERS, Expectation
+from fakepeer.scenario.model import ALERT_SENDERS, Expectation
 from fakepeer.sip.admission import AnswerReason
 
 Sink = Callable[[Event], None]
@@ -69,7 +70,7 @@ LimitName = Literal["idle_timeout", "head_deadline", "body_deadline", "max_conne
 message's head or body not complete in time; ``max_connections``: the connection cap."""
 
 #: A field whose strings must be TLS alert names, or the responder's answer reasons.
-_ALERTS = {"choices": ALERT_NAMES, "what": "a TLS alert name"}
+_ALERTS = {"choices": tuple(vocabulary.ALERT_NAMES.values()), "what": "a TLS alert name"}
 _ANSWER_REASONS = {"choices": tuple(r.value for r in AnswerReason), "what": "an answer reason"}
 
 def utc_now() -> datetime:

@@ -17,10 +17,17 @@ from fakepeer.report.verdict import Verdict
 
 
 class ExpectationLike(Protocol):
-    reaction: str
-    alert: str | None
-    by: str
-    sip_status: int | None
+    """What a judgement reads of an expectation (``fakepeer.scenario.model.Expectation``,
+    a frozen value, so read-only)."""
+
+    @property
+    def reaction(self) -> str: ...
+    @property
+    def alert(self) -> str | None: ...
+    @property
+    def by(self) -> str: ...
+    @property
+    def sip_status(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -175,7 +176,7 @@ def _configure_chain(ctx: SSL.Context, chain: ServedChain) -> None:
     ctx.set_mode(SSL_MODE_NO_AUTO_CHAIN)
     try:
         ctx.use_certificate(chain.leaf)
-        ctx.use_privatekey(chain.key)  # type: ignore[arg-type]
+        ctx.use_privatekey(chain.key)
         ctx.check_privatekey()
         for cert in chain.extra:
             ctx.add_extra_chain_cert(cert)
@@ -274,7 +275,8 @@ def _record_info(conn: SSL.Connection, where: int, ret: int) -> None:
     if found is None:
         return
     if where & SSL.SSL_CB_ALERT:
-        direction = "received" if where & SSL.SSL_CB_READ else "sent"
+        direction: Literal["received", "sent"] = (
+            "received" if where & SSL.SSL_CB_READ else "sent")
         found.record_alert(direction, ret >> 8, ret & 0xFF)
     elif where & SSL.SSL_CB_LOOP:
         found.last_state = conn.get_state_string().decode("ascii", "replace")

@@ -149,7 +149,7 @@ class ObservedConnection(SSL.Connection):
         """Client side: the CA names the server put in its CertificateRequest."""
         if self.observation.role == "client":
             names = self.get_client_ca_list(as_cryptography=True)
-            self.observation.requested_ca_names = tuple(names)  # type: ignore[arg-type]
+            self.observation.requested_ca_names = tuple(names)
 
     def _refuse(self, refusal: Refusal) -> None:
         version = self.get_protocol_version()

@@ -220,9 +220,9 @@ class TlsPolicy:
         self, min_version: str | TlsVersion, max_version: str | TlsVersion | None = None
     ) -> Self:
         """A copy allowing ``min_version`` .. ``max_version`` (default: just ``min_version``)."""
-        return dataclasses.replace(
-            self, min_version=min_version, max_version=max_version or min_version
-        )
+        low = TlsVersion.parse(min_version, "min_version")
+        high = TlsVersion.parse(max_version, "max_version") if max_version else low
+        return dataclasses.replace(self, min_version=low, max_version=high)
 
     def with_version_bounds(self, low: str | TlsVersion | None = None,
                             high: str | TlsVersion | None = None) -> Self:
@@ -289,11 +289,11 @@ def _names(field_name: str, values: Iterable[str] | str) -> tuple[str, ...]:
 
 
 def _ca_list(value: object) -> CaList:
-    if value in ("empty", "trust"):
-        return value  # type: ignore[return-value]
-    if isinstance(value, str):
+    if value == "empty" or value == "trust":
+        return value
+    if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValueError(f"ca_list: {value!r} is not 'empty', 'trust' or a tuple of names")
-    entries = tuple(value)  # type: ignore[call-overload]
+    entries = tuple(value)
     for entry in entries:
         if not isinstance(entry, x509.Name | x509.Certificate):
             raise ValueError(f"ca_list: {entry!r} is neither an x509.Name nor an x509.Certificate")

@@ -72,7 +72,7 @@ class Answer:
         return self.status == 200
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "healthcheck", help="act as a lab SBC: mutual TLS and OPTIONS against a fakepeer",
         description="Connect to a running fakepeer as a lab SBC would (TLS 1.2 with a lab "

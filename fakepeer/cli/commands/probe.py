@@ -24,7 +24,9 @@ import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from twisted.internet.interfaces import IReactorFDSet
 
 from fakepeer import vocabulary
 from fakepeer.addresses import SIP_TLS_PORT, is_ip_address
@@ -33,6 +35,7 @@ from fakepeer.cli.options import add_store_options, open_pki, parse_now, scenari
 from fakepeer.cli.outbound import add_outbound_options, caller_from_options, sbc_address
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
+from fakepeer.net.reactors import IRunReactor
 from fakepeer.profiles import profile_named
 from fakepeer.realize import realize
 from fakepeer.report.events import Fanout, Sink
@@ -137,14 +140,15 @@ def _resolve(host: str, port: int) -> str:
     return str(infos[0][4][0])
 
 
-def _private_reactor() -> Any:
+def _private_reactor() -> IRunReactor:
     """A fresh, uninstalled reactor: see the module docstring for why not the global one."""
     from twisted.internet.selectreactor import SelectReactor
 
-    return SelectReactor()
+    # A real reactor provides every interface fakepeer uses (see fakepeer.net.reactors).
+    return cast(IRunReactor, SelectReactor())
 
 
-def _run_reactor(reactor: Any, work: Callable[[], Any]) -> bool:
+def _run_reactor(reactor: IRunReactor, work: Callable[[], Any]) -> bool:
     """Run ``reactor`` until ``work()``'s Deferred fires or SIGINT; True if interrupted.
 
     SIGINT is caught only while the reactor runs (and only in the main thread, where
@@ -172,13 +176,15 @@ def _run_reactor(reactor: Any, work: Callable[[], Any]) -> bool:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
     try:
-        reactor.run(installSignalHandlers=False)
+        # Every real reactor's run() takes the flag; IReactorCore's declaration omits it.
+        reactor.run(installSignalHandlers=False)  # type: ignore[call-arg]
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
         with contextlib.suppress(Exception):  # free the waker's pipe: one reactor per run
-            reactor.removeReader(reactor.waker)
-            reactor.waker.connectionLost(None)
+            waker = reactor.waker  # type: ignore[attr-defined]  # the select reactor's own
+            cast(IReactorFDSet, reactor).removeReader(waker)
+            waker.connectionLost(None)
     if failures:
         failures[0].raiseException()
     return bool(interrupted)

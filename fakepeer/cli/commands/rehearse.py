@@ -129,8 +129,9 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
         events_path = _resolve(args.events, env)
         events_path.parent.mkdir(parents=True, exist_ok=True)
         log = events_path.open("a", encoding="utf-8")
-    from twisted.internet import reactor
+    from fakepeer.net.reactors import installed_reactor
 
+    reactor = installed_reactor()
     try:
         rehearsal = Rehearsal(reactor, prepared, addresses, _Progress(env, plan, log))
         run = run_in_reactor(reactor, rehearsal)

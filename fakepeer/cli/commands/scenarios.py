@@ -19,7 +19,7 @@ from fakepeer.scenario.load import (
 from fakepeer.scenario.model import Expectation, Phase, Scenario
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "scenarios", help="list the scenario catalogue and explain one scenario",
         description="The catalogue of situations fakepeer can serve (scenarios/*.toml, plus "

@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTCP
+
 from fakepeer import vocabulary
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import (
@@ -33,7 +35,7 @@ from fakepeer.scenario.model import (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "serve", help="serve SIP over TLS as the Teams or Genesys peer",
         description="Listen for an SBC as sip.pstnhub.microsoft.com (or a Genesys BYOC "
@@ -127,15 +129,15 @@ def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
 
 
 def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    from twisted.internet import reactor
-
     from fakepeer.cli.briefing import briefing, timeline_lines
     from fakepeer.net.phases import PhaseRuntime, phase_runtimes
+    from fakepeer.net.reactors import installed_reactor
     from fakepeer.net.service import SipListeners
     from fakepeer.realize import RealizedScenario, realize_timeline
     from fakepeer.report.board import StatusBoard
     from fakepeer.scenario.model import Phase
 
+    reactor = installed_reactor()
     _raise_fd_limit()
     listens = args.listen or [env.variables.get("FAKEPEER_LISTEN", "0.0.0.0:5061")]
     addresses = listen_addresses(listens)
@@ -230,7 +232,7 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
-def _start_http(reactor: Any, address: tuple[str, int], pki: Any, board: Any,
+def _start_http(reactor: IReactorTCP, address: tuple[str, int], pki: Any, board: Any,
                 switch: Any, jump: Any, token: str | None, sink: Any, failed: Any) -> None:
     from fakepeer.net.endpoints import server_endpoint
     from fakepeer.net.http import ControlActions, build_site
