@@ -14,7 +14,8 @@ from twisted.internet import reactor, task, threads
 
 from fakepeer import sip
 from fakepeer.net.dialer import CLOSE_GRACE, DialTarget, dial
-from fakepeer.probe.caller import GENESYS_FROM_HOST, Caller
+from fakepeer.probe.caller import Caller
+from fakepeer.profiles import GENESYS_FROM_HOST
 from fakepeer.tls import GENESYS
 from tests.net.conftest import SERVER_NAME, Flood, Lab, connect, responses, until
 
