@@ -27,13 +27,13 @@ no SBC's verdict: it is counted (:attr:`SessionJudge.port_checks`), never judged
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from fakepeer.addresses import is_ip_address as _is_ip
 from fakepeer.report.events import (
     CertificateCheck,
     Closed,
@@ -175,14 +175,6 @@ class SessionView:
 
 def _host(peer: str) -> str:
     return peer.rpartition(":")[0].strip("[]")
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 class SessionJudge:
