@@ -458,18 +458,17 @@ def build_site_root(worker: PkiWorker, board: StatusBoard, actions: ControlActio
 
 
 class HttpSide(BoundedSite):
-    """The HTTP side as a ``Site``: when it starts listening it makes every CA of the
-    catalogue on its PKI worker (they are what AIA, CRL and OCSP URLs name), so that a
-    request later finds them made; ``worker.prepared`` fires when that is done."""
+    """The HTTP side as a ``Site``. It makes nothing when it starts: serve has already
+    made every CA its served chains name (what AIA, CRL and OCSP URLs point at), and a
+    background pass over the whole catalogue would hold the store's lock for seconds at
+    a time, so a `fakepeer healthcheck` or `certs export` started meanwhile would wait
+    behind it (the container's health check timed out at first start). A request for a
+    CA not made yet is made on the PKI worker thread, never on the reactor."""
 
     def __init__(self, root: Resource, worker: PkiWorker, log: HttpLog,
                  max_body: int = MAX_REQUEST_BODY) -> None:
         super().__init__(root, log=log, max_body=max_body)
         self.worker = worker
-
-    def startFactory(self) -> None:
-        super().startFactory()
-        self.worker.prepare(self.http_log.problem)
 
     def stopFactory(self) -> None:
         self.worker.stop()

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from twisted.internet import reactor, task, threads
+from twisted.internet.task import deferLater
 from twisted.logger import globalLogPublisher
 
 from fakepeer.net.http import ControlActions, build_site
@@ -347,13 +348,20 @@ async def test_aia_get_on_a_fresh_store_does_not_stall_the_reactor(serve_http, t
 
 
 @pytest_twisted.ensureDeferred
-async def test_every_ca_is_made_when_the_side_starts(serve_http, tmp_path):
-    """Listening starts making the catalogue's CAs, without any request asking."""
+async def test_starting_the_side_makes_nothing_and_holds_no_lock(serve_http, tmp_path):
+    """Listening makes no CA on its own: another fakepeer process (a health check, an
+    export) must not wait behind a background generation holding the store's lock."""
     ids = ("digicert-global-root-g3", "digicert-global-g3-tls-ecc-sha384-2020-ca1")
-    side = serve_http(pki=_fresh_pki(tmp_path / "certs", *ids))
-    await side.site.worker.prepared
+    root = tmp_path / "certs"
+    side = serve_http(pki=_fresh_pki(root, *ids))
+    await deferLater(reactor, 0.3, lambda: None)
     for ca_id in ids:
-        assert (tmp_path / "certs" / "lab" / f"{ca_id}.json").exists()
+        assert not (root / "lab" / f"{ca_id}.json").exists()
+    other = _fresh_pki(root, *ids)
+    started = time.monotonic()
+    with other.store.locked():
+        waited = time.monotonic() - started
+    assert waited < 0.1, f"the store's lock was held for {waited:.2f} s"
     assert side.refusals() == []
 
 
