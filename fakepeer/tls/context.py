@@ -31,6 +31,7 @@ from OpenSSL._util import lib as _lib  # only for SSL_CTX_set1_curves_list, see 
 
 from fakepeer.pki.chain import ServedChain
 from fakepeer.tls.decision import intolerable
+from fakepeer.tls.keylog import KeyLog
 from fakepeer.tls.observation import guarded, observation_of
 from fakepeer.tls.policy import CaEntry, TlsPolicy, TlsVersion
 
@@ -56,13 +57,15 @@ def build_server_context(
     *,
     client_trust: Sequence[x509.Certificate] = (),
     servername_callback: ServernameCallback | None = None,
+    keylog: KeyLog | None = None,
 ) -> SSL.Context:
     """A server context serving ``chain`` under ``policy``.
 
     ``client_trust`` are the roots client certificates are verified against (and the
     names ``ca_list="trust"`` advertises). ``servername_callback`` is installed as the
     SNI callback; :class:`fakepeer.tls.creator.ServerConnectionCreator` uses it to switch
-    contexts. Raises ``ValueError`` naming the policy field OpenSSL rejected.
+    contexts. ``keylog`` receives every connection's secrets. Raises ``ValueError``
+    naming the policy field OpenSSL rejected.
     """
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     _configure_protocol(ctx, policy)
@@ -88,6 +91,8 @@ def build_server_context(
     ctx.set_info_callback(_record_info)
     if servername_callback is not None:
         ctx.set_tlsext_servername_callback(servername_callback)
+    if keylog is not None:
+        keylog.install(ctx)
     return ctx
 
 
@@ -97,13 +102,15 @@ def build_client_context(
     trust: Sequence[x509.Certificate],
     *,
     refuse_invalid_server: bool = False,
+    keylog: KeyLog | None = None,
 ) -> SSL.Context:
     """A client context for dialing an SBC, presenting ``chain`` as client certificate.
 
     ``trust`` are the roots the SBC's certificate is checked against. Every verify error
     is recorded; with ``refuse_invalid_server`` OpenSSL also aborts on the first one
     (sending the alert an OpenSSL client would), otherwise the handshake continues so
-    the SBC's behaviour after TLS can still be observed.
+    the SBC's behaviour after TLS can still be observed. ``keylog`` receives every
+    connection's secrets.
     """
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
     _configure_protocol(ctx, policy)
@@ -116,6 +123,8 @@ def build_client_context(
     _trust(ctx, trust)
     ctx.set_verify(SSL.VERIFY_PEER, _client_verify_callback(refuse_invalid_server))
     ctx.set_info_callback(_record_info)
+    if keylog is not None:
+        keylog.install(ctx)
     return ctx
 
 

@@ -32,6 +32,7 @@ from fakepeer.addresses import is_ip_address
 from fakepeer.pki.chain import ServedChain
 from fakepeer.tls.context import build_client_context, build_server_context
 from fakepeer.tls.decision import decide_client_certificate
+from fakepeer.tls.keylog import KeyLog
 from fakepeer.tls.observation import Refusal, Role, TlsObservation, guarded, observation_of
 from fakepeer.tls.policy import TlsPolicy
 
@@ -193,6 +194,7 @@ class ServerConnectionCreator:
         *,
         client_trust: Sequence[x509.Certificate] = (),
         on_observation: ObservationSink | None = None,
+        keylog: KeyLog | None = None,
     ) -> None:
         self.policy = policy
         self.default = default
@@ -207,6 +209,7 @@ class ServerConnectionCreator:
                     chain,
                     client_trust=client_trust,
                     servername_callback=self._on_servername,
+                    keylog=keylog,
                 )
         self._contexts = contexts
 
@@ -219,6 +222,7 @@ class ServerConnectionCreator:
         default: ServedChain | None = None,
         client_trust: Sequence[x509.Certificate] = (),
         on_observation: ObservationSink | None = None,
+        keylog: KeyLog | None = None,
     ) -> ServerConnectionCreator:
         """Serve each chain for the names in its ``names``; default to the first chain."""
         listed = list(chains)
@@ -231,6 +235,7 @@ class ServerConnectionCreator:
             by_name,
             client_trust=client_trust,
             on_observation=on_observation,
+            keylog=keylog,
         )
 
     def chain_for(self, server_name: str | None) -> tuple[ServedChain, bool]:
@@ -287,12 +292,13 @@ class ClientConnectionCreator:
         server_name: str | None = None,
         refuse_invalid_server: bool = False,
         on_observation: ObservationSink | None = None,
+        keylog: KeyLog | None = None,
     ) -> None:
         self.policy = policy
         self.server_name = server_name
         self._on_observation = on_observation
         self._context = build_client_context(
-            policy, chain, trust, refuse_invalid_server=refuse_invalid_server
+            policy, chain, trust, refuse_invalid_server=refuse_invalid_server, keylog=keylog
         )
         self._label = chain.label if chain is not None else ""
 
