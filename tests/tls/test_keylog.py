@@ -1,6 +1,5 @@
 """The Wireshark key log: what OpenSSL's own clients write, fakepeer writes too."""
 
-import os
 import stat
 
 import pytest
@@ -102,4 +101,4 @@ def test_sslkeylogfile_is_honoured_and_the_option_wins(tmp_path):
     chosen.close()
     with pytest.raises(ConfigError, match=f"^{SSLKEYLOGFILE} {tmp_path}: is a folder"):
         key_log_from(None, {SSLKEYLOGFILE: str(tmp_path)})
-    assert os.path.exists(env) and os.path.exists(option)
+    assert env.exists() and option.exists()
