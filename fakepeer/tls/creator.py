@@ -33,7 +33,14 @@ from fakepeer.pki.chain import ServedChain
 from fakepeer.tls.context import build_client_context, build_server_context
 from fakepeer.tls.decision import decide_client_certificate
 from fakepeer.tls.keylog import KeyLog
-from fakepeer.tls.observation import Refusal, Role, TlsObservation, guarded, observation_of
+from fakepeer.tls.observation import (
+    FIRST_BYTES_KEPT,
+    Refusal,
+    Role,
+    TlsObservation,
+    guarded,
+    observation_of,
+)
 from fakepeer.tls.policy import TlsPolicy
 
 ObservationSink = Callable[[TlsObservation], None]
@@ -91,6 +98,14 @@ class ObservedConnection(SSL.Connection):
             self._refuse(refusal)
             raise self._refused  # type: ignore[misc]
         self.observation.handshake_done = True
+
+    def bio_write(self, buf: bytes | bytearray | memoryview) -> int:
+        """Incoming TLS bytes; the first few are kept until the handshake is done, to
+        name what a peer that does not speak TLS sent instead."""
+        observation = self.observation
+        if not observation.handshake_done and len(observation.first_bytes) < FIRST_BYTES_KEPT:
+            observation.first_bytes += bytes(buf[:FIRST_BYTES_KEPT - len(observation.first_bytes)])
+        return super().bio_write(buf)
 
     def bio_read(self, bufsiz: int) -> bytes:
         """Outgoing TLS bytes; after a refusal only fakepeer's alert record."""

@@ -14,6 +14,7 @@ A Twisted protocol reaches the observation of its own connection with
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -201,6 +202,9 @@ class TlsObservation:
     transport_closed: bool = False
     last_state: str = ""
     callback_errors: list[str] = field(default_factory=list)
+    #: The start of what the peer sent before any handshake completed: enough to name
+    #: plain SIP or HTTP sent to the TLS port.
+    first_bytes: bytes = b""
 
     # -- recording (called from OpenSSL callbacks and ObservedConnection) --
 
@@ -287,7 +291,8 @@ class TlsObservation:
                     ).lower().startswith(("sslv3", "tls")):
                 reason = FailureReason.NOT_TLS
             if reason is FailureReason.NOT_TLS:
-                detail = f"the peer does not speak TLS (plain SIP or garbage?): {detail}"
+                # OpenSSL's own words ("http request" for plain SIP) would mislead
+                detail = not_tls_description(self.first_bytes)
             return HandshakeFailure("us", reason, None, detail)
         if self.transport_closed:
             return HandshakeFailure(
@@ -315,6 +320,31 @@ class TlsObservation:
             names = ", ".join(f"{e.code} {e.name} at depth {e.depth}" for e in self.verify_errors)
             return certificate_reason(codes, self.role), names or text
         return FailureReason.TLS_ERROR, text or "OpenSSL refused without a reason string"
+
+
+#: How many of the peer's first bytes a :class:`TlsObservation` keeps.
+FIRST_BYTES_KEPT = 80
+
+_SIP_REQUEST = re.compile(rb"([A-Z]{3,16}) sips?:")
+_HTTP_REQUEST = re.compile(rb"(GET|HEAD|POST|PUT|DELETE|OPTIONS|CONNECT|PATCH) [/*h]")
+
+
+def not_tls_description(first: bytes) -> str:
+    """What a peer that does not speak TLS sent instead, in words an SBC engineer acts on."""
+    line = first.split(b"\r", 1)[0].split(b"\n", 1)[0]
+    shown = line[:60].decode("ascii", "replace")
+    sip = _SIP_REQUEST.match(first)
+    if sip is not None or first.startswith(b"SIP/2.0 "):
+        what = f"a plain SIP {sip.group(1).decode() if sip else 'response'} ({shown!r})"
+        return (f"the peer sent {what} to the TLS port: set its transport to this peer to "
+                "TLS (SIP over TLS, port 5061), not TCP or UDP")
+    if _HTTP_REQUEST.match(first):
+        return (f"the peer sent an HTTP request ({shown!r}) to the SIP-over-TLS port: the "
+                "HTTP side listens elsewhere (--http)")
+    if not first:
+        return "the peer does not speak TLS"
+    return (f"the peer does not speak TLS: it began with {first[:16].hex(' ')} (not a TLS "
+            "record); check what is connecting to this port")
 
 
 def _error_strings(error: BaseException) -> list[str]:
