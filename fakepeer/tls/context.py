@@ -70,6 +70,7 @@ def build_server_context(
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     _configure_protocol(ctx, policy)
     _configure_chain(ctx, chain)
+    _check_key_usable(policy, chain)
     if policy.server_cipher_preference:
         ctx.set_options(SSL.OP_CIPHER_SERVER_PREFERENCE)
     # Full handshakes only: a resumed session would skip the client-certificate check
@@ -195,6 +196,27 @@ def _configure_chain(ctx: SSL.Context, chain: ServedChain) -> None:
             f"chain {chain.label or chain.leaf.subject.rfc4514_string()!r}: OpenSSL refuses it "
             f"({reasons}); a weak key or digest needs insecure_security_level"
         ) from exc
+
+
+def _check_key_usable(policy: TlsPolicy, chain: ServedChain) -> None:
+    """Refuse a leaf key no allowed suite can sign with: OpenSSL would start and then
+    fail every handshake with "no shared cipher" (an ECDSA leaf under the Microsoft
+    policy, whose TLS 1.2 suites are all ECDHE-RSA). TLS 1.3 suites work with any key."""
+    if policy.max_version is TlsVersion.TLS1_3:
+        return
+    ecdsa = isinstance(chain.key, ec.EllipticCurvePrivateKey)
+    cipher_string = ":".join(policy.ciphers)
+    if policy.insecure_security_level is not None:
+        cipher_string += f":@SECLEVEL={policy.insecure_security_level}"
+    names = [n for n in _cipher_names(cipher_string, "") if not n.startswith("TLS_")]
+    if any(("ECDSA" in name) == ecdsa for name in names):
+        return
+    key, other = ("an ECDSA", "an RSA") if ecdsa else ("an RSA", "an ECDSA")
+    raise ValueError(
+        f"chain {chain.label or chain.leaf.subject.rfc4514_string()!r}: {key} leaf key "
+        f"cannot sign with any allowed cipher ({', '.join(names[:4])}"
+        f"{', ...' if len(names) > 4 else ''}) and TLS 1.3 is off; use {other} key "
+        f"(--leaf-key {'rsa2048' if ecdsa else 'ec-p256'}) or allow matching ciphers")
 
 
 def _trust(ctx: SSL.Context, roots: Sequence[x509.Certificate]) -> None:
