@@ -11,6 +11,7 @@ may import it.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
@@ -257,7 +258,8 @@ def parse_defect(text: str) -> DefectUse:
     name, eq, argument = (part.strip() for part in text.partition("="))
     defect = DEFECTS.get(name)
     if defect is None:
-        raise DefectError(f"unknown defect {name!r}; known: {', '.join(DEFECT_NAMES)}")
+        raise DefectError(f"unknown defect {name!r}{did_you_mean(name, DEFECT_NAMES)}; "
+                          f"known: {', '.join(DEFECT_NAMES)}")
     if eq and not defect.takes_argument:
         with_one = ", ".join(d.name for d in _DEFECT_LIST if d.takes_argument)
         raise DefectError(f"defect {name} takes no argument (got {argument!r}); defects "
@@ -299,8 +301,8 @@ def _check_argument(use: DefectUse, era: str) -> None:
         return
     if defect.argument == "era":
         if argument not in ERAS:
-            raise DefectError(f"{defect.name}: unknown era {argument!r}; known: "
-                              f"{', '.join(ERAS)}")
+            raise DefectError(f"{defect.name}: unknown era {argument!r}"
+                              f"{did_you_mean(argument or '', ERAS)}; known: {', '.join(ERAS)}")
         if argument == era:
             raise DefectError(f"{defect.name}={argument} rotates to the era already served; "
                               "name another era")
@@ -350,3 +352,17 @@ def is_dns_name(text: str) -> bool:
     """A DNS host name (letters, digits and hyphens in labels of 1-63; case and one
     trailing dot ignored), as a defect argument or a tenant domain must be."""
     return bool(_DNS_NAME.match(text.lower().rstrip(".")))
+
+
+# --- suggestions -------------------------------------------------------------------------
+
+
+def did_you_mean(value: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'expired-leaf'?)`` for a near miss among ``known``, else ``""``:
+    the one hint every "unknown name" message shares. A tie (``microsoft-2099`` is as
+    near 2020 as 2026) suggests nothing rather than a guess."""
+    scored = sorted(((difflib.SequenceMatcher(None, value, name).ratio(), name)
+                     for name in set(known)), reverse=True)
+    if not scored or scored[0][0] < 0.6 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return ""
+    return f" (did you mean {scored[0][1]!r}?)"

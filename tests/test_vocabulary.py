@@ -10,10 +10,13 @@ from fakepeer.vocabulary import DefectError, check_defects
 
 
 @pytest.mark.parametrize(("defects", "index", "words"), [
-    (("expird-leaf",), 0, "unknown defect 'expird-leaf'; known: expired-leaf"),
+    (("expird-leaf",), 0,
+     "unknown defect 'expird-leaf' (did you mean 'expired-leaf'?); known: expired-leaf"),
     (("revoked", "expired-leaf=now"), 1, "takes no argument (got 'now')"),
     (("rotated-root",), 0, "rotated-root=ERA, ERA one of microsoft-2020"),
-    (("rotated-root=microsoft-2099",), 0, "unknown era 'microsoft-2099'"),
+    (("rotated-root=microsoft-2099",), 0, "unknown era 'microsoft-2099'; known:"),
+    (("rotated-root=microsft-2023",), 0,
+     "unknown era 'microsft-2023' (did you mean 'microsoft-2023'?); known:"),
     (("rotated-root=microsoft-2026",), 0, "already served"),
     (("ip-only-san=sip.example",), 0, "'sip.example' is not an IP address"),
     (("wrong-san=-bad-",), 0, "is not a DNS host name"),

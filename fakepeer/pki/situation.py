@@ -16,6 +16,7 @@ from fakepeer.pki.hierarchy import IMPOSTOR_PREFIX, Pki
 from fakepeer.pki.model import CertificateId, ChainPath, Era, LeafProfile, dns
 from fakepeer.pki.revocation import Revocations
 from fakepeer.pki.sha1 import resign_with_sha1
+from fakepeer.vocabulary import did_you_mean
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,8 @@ def era_by_id(era_id: str) -> Era:
     try:
         return mirrors.ERAS[era_id]
     except KeyError:
-        raise PkiError(f"unknown era {era_id!r}; known eras: {', '.join(mirrors.ERAS)}") from None
+        raise PkiError(f"unknown era {era_id!r}{did_you_mean(era_id, mirrors.ERAS)}; known "
+                       f"eras: {', '.join(mirrors.ERAS)}") from None
 
 
 def plan_situation(pki: Pki, situation: Situation) -> LeafPlan:

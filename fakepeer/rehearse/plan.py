@@ -24,7 +24,6 @@ fakepeer changes what it serves underneath, as the real proxies did.
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from collections.abc import Collection, Mapping
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from fakepeer.addresses import listen_address
 from fakepeer.errors import FakepeerError
-from fakepeer.scenario.load import read_toml_text
+from fakepeer.scenario.load import read_toml_text, unknown_scenario
 
 #: Where Teams and Genesys expect SBCs to connect (SIP over TLS, RFC 5630 port 5061).
 DEFAULT_LISTEN = "0.0.0.0:5061"
@@ -171,9 +170,7 @@ def _check_keys(table: Mapping[str, object], allowed: tuple[str, ...], key: str)
 
 
 def _unknown_scenario(name: str, known: Collection[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown scenario {name!r}{hint}; see `fakepeer scenarios list`"
+    return unknown_scenario(name, known)
 
 
 def _step(value: object, index: int, scenarios: Collection[str]) -> PlanStep:

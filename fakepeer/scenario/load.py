@@ -335,8 +335,15 @@ class Catalogue(dict[str, Scenario]):
         try:
             return self[name]
         except KeyError:
-            raise ScenarioError(f"unknown scenario {name!r}; known: "
-                                f"{one_of(sorted(self))}") from None
+            raise ScenarioError(unknown_scenario(name, self)) from None
+
+
+def unknown_scenario(name: str, known: Iterable[str]) -> str:
+    """The one wording for a scenario name that is not in the catalogue: a near miss,
+    and where the list is (not all names on one line)."""
+    names = list(known)
+    return (f"unknown scenario {name!r}{vocabulary.did_you_mean(name, names)}; "
+            f"`fakepeer scenarios list` shows all {len(names)}")
 
 
 def load_catalogue(dirs: Sequence[Path]) -> Catalogue:

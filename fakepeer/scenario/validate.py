@@ -85,7 +85,8 @@ def check_choice(key: str, value: object, choices: tuple[str, ...], *,
         return
     check_string(key, value)
     if value not in choices:
-        raise ScenarioValueError(key, f"{value!r} is not one of {one_of(choices)}")
+        hint = vocabulary.did_you_mean(value, choices) if isinstance(value, str) else ""
+        raise ScenarioValueError(key, f"{value!r} is not one of {one_of(choices)}{hint}")
 
 
 def check_int(key: str, value: object, low: int, high: int, *, optional: bool = False,
@@ -153,5 +154,8 @@ def check_defects(defects: tuple[str, ...], era: str, key: str = "defects") -> N
 
 def check_path(path: str | None, era: str, key: str = "path") -> None:
     if path is not None and path not in vocabulary.ERAS[era].paths:
-        raise ScenarioValueError(key, f"era {era} has no chain path {path!r}; known: "
+        elsewhere = [name for name, terms in vocabulary.ERAS.items() if path in terms.paths]
+        hint = (f" ({path} is a path of {one_of(elsewhere)})" if elsewhere
+                else vocabulary.did_you_mean(path, vocabulary.ERAS[era].paths))
+        raise ScenarioValueError(key, f"era {era} has no chain path {path!r}{hint}; known: "
                                  f"{one_of(vocabulary.ERAS[era].paths)}")

@@ -9,6 +9,8 @@ from fakepeer.cli.environment import Environment
 from fakepeer.cli.main import main
 from fakepeer.cli.status import ExitStatus
 
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.toml"))
+
 
 def run(cwd: Path, *argv: str) -> tuple[ExitStatus, str, str]:
     env = Environment(stdout=io.StringIO(), stderr=io.StringIO(), variables={}, cwd=cwd)
@@ -47,7 +49,7 @@ def test_a_bad_plan_is_one_line_naming_file_and_key(tmp_path):
     assert status == ExitStatus.ERROR
     assert err.strip() == (f"fakepeer: error: {tmp_path / 'p.toml'}: steps[0].scenario: "
                            "unknown scenario 'expired-leef' (did you mean 'expired-leaf'?); "
-                           "see `fakepeer scenarios list`")
+                           f"`fakepeer scenarios list` shows all {len(SHIPPED)}")
 
 
 def test_bad_listen_and_output_folder_fail_before_listening(tmp_path, session_store):

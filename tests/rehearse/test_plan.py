@@ -67,7 +67,7 @@ def test_every_key_is_read_in_order(tmp_path):
     ('[[steps]]\nduration = 5\n', "plan.toml: steps[0].scenario: missing"),
     (STEP + '[[steps]]\nscenario = "expird-leaf"\nduration = 5\n',
      "plan.toml: steps[1].scenario: unknown scenario 'expird-leaf' (did you mean "
-     "'expired-leaf'?); see `fakepeer scenarios list`"),
+     "'expired-leaf'?); `fakepeer scenarios list` shows all 3"),
     ('[[steps]]\nscenario = "expired-leaf"\nduration = 5\nuntil_connections = 1\n',
      "plan.toml: steps[0]: give duration = SECONDS or until_connections = N (exactly one)"),
     ('[[steps]]\nscenario = "expired-leaf"\n', "steps[0]: give duration = SECONDS"),

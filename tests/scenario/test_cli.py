@@ -167,12 +167,15 @@ class TestShow:
         assert "Chain sent: microsoft-2020/baltimore (phase before; phase back)" in out
         assert "Chain sent: microsoft-2023/digicert-g2 (phase flip)" in out
 
-    def test_unknown_name_lists_the_known_ones(self, tmp_path):
-        """`show` of an unknown scenario fails with the list of known names."""
-        result = run(tmp_path, "scenarios", "show", "nope", "--no-chain")
+    def test_unknown_name_suggests_the_near_one(self, tmp_path):
+        """`show` of a misspelt scenario suggests the near name and where the list is
+        (before: all names on one line, no suggestion)."""
+        result = run(tmp_path, "scenarios", "show", "expired-leef", "--no-chain")
         assert result.status == ExitStatus.ERROR
-        assert result.err.startswith("fakepeer: error: unknown scenario 'nope'; known: "
-                                     "24-hour-test-flip, baseline-genesys")
+        assert result.err.startswith("fakepeer: error: unknown scenario 'expired-leef' "
+                                     "(did you mean 'expired-leaf'?); `fakepeer scenarios "
+                                     "list` shows all ")
+        assert "baseline-genesys" not in result.err
 
     @pytest.mark.parametrize("name", SHIPPED)
     def test_every_shipped_scenario_can_be_shown(self, tmp_path, name):

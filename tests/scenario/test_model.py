@@ -101,7 +101,7 @@ INVALID = [
     (lambda: Scenario("x", era="microsoft-2099"), "era", "microsoft-2026, genesys"),
     (lambda: Scenario("x", path="baltimore"), "path", "digicert-g2, microsoft-2017"),
     (lambda: Scenario("x", defects=("expird-leaf",)), "defects[0]",
-     "unknown defect 'expird-leaf'; known: expired-leaf"),
+     "unknown defect 'expird-leaf' (did you mean 'expired-leaf'?); known: expired-leaf"),
     (lambda: Scenario("x", defects=("expired-leaf=now",)), "defects[0]", "takes no argument"),
     (lambda: Scenario("x", defects=("rotated-root",)), "defects[0]", "rotated-root=ERA"),
     (lambda: Scenario("x", defects=("rotated-root=microsoft-2026",)), "defects[0]",

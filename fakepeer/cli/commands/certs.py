@@ -31,6 +31,7 @@ from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.keys import KeySpec, PrivateKey, private_key_pem
 from fakepeer.pki.situation import sbc_chain
 from fakepeer.realize import realize
+from fakepeer.vocabulary import did_you_mean
 
 #: Export formats, each written by ``_WRITERS[format]`` (defined below).
 FORMATS = ("pem", "der", "p7b", "p12", "cisco", "audiocodes")
@@ -243,7 +244,8 @@ def _roots_for(pki: Pki, eras: list[str]) -> list[tuple[str, x509.Certificate]]:
         for era_id in eras:
             era = mirrors.ERAS.get(era_id)
             if era is None:
-                raise ConfigError(f"unknown era {era_id!r}; known: {', '.join(mirrors.ERAS)}, all")
+                raise ConfigError(f"unknown era {era_id!r}{did_you_mean(era_id, mirrors.ERAS)}; "
+                                  f"known: {', '.join(mirrors.ERAS)}, all")
             ids += [era.path().anchor, *era.recommended_roots]
         ids = list(dict.fromkeys(ids))
     return [(c.id, c.certificate) for c in pki.certificates(ids)]
