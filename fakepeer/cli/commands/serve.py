@@ -86,15 +86,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                              "control API (default 127.0.0.1:8080 or $FAKEPEER_HTTP)")
     parser.add_argument("--no-http", action="store_true", help="no HTTP side service")
     parser.add_argument("--http-token", default=None, metavar="TOKEN",
-                        help="lets non-loopback clients use the control API with "
-                             "'Authorization: Bearer TOKEN' (default $FAKEPEER_HTTP_TOKEN)")
+                        help="require 'Authorization: Bearer TOKEN' on the control API from "
+                             "every client, loopback too; without a token only loopback "
+                             "clients may use it (default $FAKEPEER_HTTP_TOKEN)")
     parser.add_argument("--events", type=Path, default=None, metavar="FILE",
                         help="append every event as a JSON line to FILE")
     parser.add_argument("--json", action="store_true",
                         help="JSON lines on stdout instead of readable lines")
     parser.add_argument("--idle-timeout", type=float, default=300.0,
                         help="close connections idle this many seconds (default 300)")
-    parser.add_argument("--max-connections", type=int, default=4000)
+    parser.add_argument("--max-connections", type=int, default=4000, metavar="N",
+                        help="refuse SBC connections beyond N open at once, so a flood "
+                             "cannot exhaust file descriptors (default 4000)")
     add_dialback_options(parser)
     add_outbound_options(parser, timeout_flag="--dialback-timeout")
     add_store_options(parser)
