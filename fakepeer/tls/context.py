@@ -277,10 +277,12 @@ def _server_verify_callback(policy: TlsPolicy) -> VerifyCallback:
         conn: SSL.Connection, cert: crypto.X509, errnum: int, depth: int, ok: int
     ) -> bool:
         found = observation_of(conn)
-        if found is not None and errnum:
-            found.record_verify_error(errnum, depth, cert.to_cryptography())
-        if found is not None and depth == 0:
-            found.note_presented_leaf(cert.to_cryptography())
+        if found is not None:
+            read = found.read_certificate(cert, depth)  # None: cryptography cannot load it
+            if errnum:
+                found.record_verify_error(errnum, depth, read)
+            if depth == 0 and read is not None:
+                found.note_presented_leaf(read)
         return not (native and intolerable(policy, (errnum,)))
 
     return verify_client
@@ -293,7 +295,7 @@ def _client_verify_callback(refuse: bool) -> VerifyCallback:
     ) -> bool:
         found = observation_of(conn)
         if found is not None and errnum:
-            found.record_verify_error(errnum, depth, cert.to_cryptography())
+            found.record_verify_error(errnum, depth, found.read_certificate(cert, depth))
         return not (refuse and errnum)
 
     return verify_server

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import cast
 
 from cryptography import x509
-from OpenSSL import SSL
+from OpenSSL import SSL, crypto
 from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IOpenSSLServerConnectionCreator,
@@ -152,13 +153,14 @@ class ObservedConnection(SSL.Connection):
         obs.cipher = self.get_cipher_name()
         group = self.get_group_name()
         obs.group = group.decode() if isinstance(group, bytes) else group
-        chain = self.get_peer_cert_chain(as_cryptography=True) or []
+        # OpenSSL's copies, converted one by one: cryptography may refuse some of them.
+        chain = cast("list[crypto.X509]", self.get_peer_cert_chain() or [])
         if obs.role == "server":
-            leaf = self.get_peer_certificate(as_cryptography=True)
+            leaf = self.get_peer_certificate()
             # Server side, OpenSSL's peer chain excludes the client's leaf.
-            obs.peer_certificates = (leaf, *chain) if leaf is not None else ()
+            obs.record_peer_chain([leaf, *chain] if leaf is not None else [])
         else:
-            obs.peer_certificates = tuple(chain)
+            obs.record_peer_chain(chain)
             self._capture_requested_cas()
 
     def _capture_requested_cas(self) -> None:

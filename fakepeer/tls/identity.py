@@ -18,6 +18,7 @@ gets this matching injected (:func:`matches_certificate_name` as its
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterable, Sequence
 
 from cryptography import x509
@@ -32,26 +33,36 @@ from service_identity.hazmat import (
 )
 
 from fakepeer.addresses import is_ip_address as is_ip_literal
+from fakepeer.tls.inspect import read_extensions
 
 
 def certificate_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(DNS names, IP addresses) a certificate claims: SAN entries first, then CN values.
 
     A CN that parses as an IP address counts as an address, not a name. A
-    subjectAltName that cannot be parsed counts as none (the CN may still name it).
+    subjectAltName that cannot be parsed (or is duplicated) counts as none, a subject
+    that cannot be parsed has no CN: the names of a crafted certificate are what can
+    be read of them, never an exception (issue 12 item 1).
     """
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = list(san.get_values_for_type(x509.DNSName))
-        ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
-    except (x509.ExtensionNotFound, ValueError):  # ValueError: an unparseable extension
-        dns, ips = [], []
-    for attribute in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-        value = str(attribute.value)
+    san = read_extensions(cert).value(x509.SubjectAlternativeName)
+    dns = list(san.get_values_for_type(x509.DNSName)) if san is not None else []
+    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] if san else []
+    for value in _common_names(cert):
         target = ips if is_ip_literal(value) else dns
         if value not in target:
             target.append(value)
     return tuple(dns), tuple(ips)
+
+
+def _common_names(cert: x509.Certificate) -> list[str]:
+    """The subject's CN values; none when the subject cannot be parsed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a CN over 64 characters is still its name
+            attributes = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return []
+    return [str(attribute.value) for attribute in attributes]
 
 
 def dns_patterns(names: Iterable[str]) -> tuple[DNSPattern, ...]:
@@ -75,10 +86,9 @@ def certificate_patterns(cert: x509.Certificate) -> tuple[CertificatePattern, ..
     dns, _ = certificate_names(cert)
     try:
         san: tuple[CertificatePattern, ...] = tuple(extract_patterns(cert))
-    except (CertificateError, ValueError):
+    except (CertificateError, ValueError, x509.DuplicateExtension):
         return dns_patterns(dns)
-    common_names = [str(a.value) for a in cert.subject.get_attributes_for_oid(
-        NameOID.COMMON_NAME)]
+    common_names = _common_names(cert)
     return (*san, *dns_patterns(name for name in common_names if not is_ip_literal(name)))
 
 

@@ -13,16 +13,19 @@ separately so that each becomes its own problem.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
@@ -32,6 +35,8 @@ from cryptography.x509.verification import (
     Store,
     VerificationError,
 )
+
+from fakepeer.tls import der
 
 EkuRule = Literal["serverAuth+clientAuth", "clientAuth", "serverAuth", "any"]
 """Which extended key usages a client leaf must carry, per era of Microsoft's rules:
@@ -62,7 +67,12 @@ _EKU_REQUIRED: dict[EkuRule, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class CertificateSummary:
-    """The facts about one certificate that a fakepeer report shows."""
+    """The facts about one certificate that a fakepeer report shows.
+
+    ``problems`` names each part that could not be read (one line each, e.g.
+    ``unparseable extension subjectAltName (2.5.29.17): ...``); the fields of those
+    parts hold a neutral value (no names, no EKU list, key type ``unreadable``).
+    """
 
     subject: str
     issuer: str
@@ -79,53 +89,255 @@ class CertificateSummary:
     signature_hash: str | None
     sha1: str
     sha256: str
+    problems: tuple[str, ...] = ()
+
+
+#: Longer subject or issuer texts are cut in reports (a crafted name can be tens of KB).
+MAX_NAME_TEXT = 512
+#: RFC 5280 section 4.1.2.2: serial numbers are positive and at most 20 octets.
+MAX_SERIAL_OCTETS = 20
+_ExtensionT = TypeVar("_ExtensionT", bound=x509.ExtensionType)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateExtensions:
+    """A certificate's extensions, each parsed on its own, and what could not be."""
+
+    parsed: Mapping[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]
+    problems: tuple[str, ...] = ()
+
+    def value(self, kind: type[_ExtensionT]) -> _ExtensionT | None:
+        """The parsed value of extension class ``kind``, or ``None`` (absent, broken or
+        duplicated)."""
+        found = self.parsed.get(kind.oid)
+        return found.value if found is not None and isinstance(found.value, kind) else None
+
+
+def read_extensions(cert: x509.Certificate) -> CertificateExtensions:
+    """Every extension of ``cert`` that can be parsed, and one problem per other one.
+
+    cryptography parses the extensions all at once; when that fails (a malformed value,
+    a duplicate), each is parsed alone so that one bad extension hides nothing else. A
+    duplicated extension is a problem and neither copy is used: a reader cannot know
+    which one the issuer meant.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the problems below say what is wrong
+        try:
+            return CertificateExtensions({e.oid: e for e in cert.extensions})
+        except (ValueError, x509.DuplicateExtension) as whole:
+            return _extensions_one_by_one(cert, whole)
+
+
+def _extensions_one_by_one(cert: x509.Certificate, whole: Exception) -> CertificateExtensions:
+    data = cert.public_bytes(serialization.Encoding.DER)
+    try:
+        raw = der.raw_extensions(data)
+    except der.DerError as exc:
+        return CertificateExtensions({}, (f"unparseable extensions ({exc}): {_short(whole)}",))
+    counts = Counter(item.oid for item in raw)
+    parsed: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]] = {}
+    problems = []
+    for oid in (o for o, n in counts.items() if n > 1):
+        problems.append(f"duplicate extension {_extension_label(oid)}: {counts[oid]} copies, "
+                        "none of them is used")
+    for item in raw:
+        if counts[item.oid] > 1:
+            continue
+        try:
+            [extension] = x509.load_der_x509_certificate(
+                der.with_extensions(data, [item.encoded])).extensions
+        except ValueError as exc:
+            problems.append(f"unparseable extension {_extension_label(item.oid)}: "
+                            f"{_short(exc)}")
+            continue
+        parsed[extension.oid] = extension
+    return CertificateExtensions(parsed, tuple(problems))
+
+
+def _unknown_critical(extensions: CertificateExtensions) -> list[str]:
+    """RFC 5280 section 4.2: a certificate with a critical extension the reader does not
+    know must be rejected; a report says which."""
+    return [f"unknown critical extension {_extension_label(e.oid.dotted_string)}"
+            for e in extensions.parsed.values()
+            if e.critical and isinstance(e.value, x509.UnrecognizedExtension)]
+
+
+def _extension_label(dotted: str) -> str:
+    """``subjectAltName (2.5.29.17)``; the bare OID when cryptography has no name for it."""
+    try:
+        name = x509.ObjectIdentifier(dotted)._name
+    except ValueError:
+        return dotted
+    return dotted if name == "Unknown OID" else f"{name} ({dotted})"
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= MAX_NAME_TEXT:
+        return text
+    return f"{text[:MAX_NAME_TEXT]}... ({len(text)} characters)"
+
+
+def _name(cert: x509.Certificate, part: Literal["subject", "issuer"]
+          ) -> tuple[str, x509.Name | None, str | None]:
+    """The name's text for reports, the parsed name (``None`` if unparseable) and the
+    problem with it, if any."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. a CN over 64 characters: said below
+            name = cert.subject if part == "subject" else cert.issuer
+            text = name.rfc4514_string()
+    except ValueError as exc:
+        raw = _raw_name_text(cert.public_bytes(serialization.Encoding.DER), part)
+        return raw, None, f"unparseable {part} ({_short(exc)}); shown as read raw"
+    if len(text) > MAX_NAME_TEXT:
+        return _shortened(text), name, f"{part} is {len(text)} characters long"
+    return text, name, None
+
+
+def subject_text(cert: x509.Certificate) -> str:
+    """The subject for a report line: RFC 4514 text, read raw when cryptography cannot
+    parse it, cut at :data:`MAX_NAME_TEXT` characters. Never raises."""
+    return _name(cert, "subject")[0]
+
+
+def issuer_text(cert: x509.Certificate) -> str:
+    """The issuer as :func:`subject_text` shows a subject."""
+    return _name(cert, "issuer")[0]
+
+
+def load_peer_certificate(data: bytes) -> x509.Certificate:
+    """A DER certificate that a peer sent (OpenSSL has parsed it), as cryptography's.
+
+    Raises ``ValueError`` with cryptography's reason when it refuses the certificate as
+    a whole (a version 4, a date it cannot read, a PrintableString with ``@``). Its
+    deprecation warnings (a negative serial, a CN over 64 characters) are silenced, and
+    the parts it parses lazily are read once while they are, so that later reads stay
+    silent too; :func:`summarize_certificate` names those problems instead.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cert = x509.load_der_x509_certificate(data)
+        except x509.InvalidVersion as exc:  # not a ValueError
+            raise ValueError(str(exc)) from None
+        for part in ("subject", "issuer", "extensions"):
+            with contextlib.suppress(ValueError, x509.DuplicateExtension):
+                getattr(cert, part)
+    return cert
+
+
+def raw_subject_text(data: bytes) -> str:
+    """The subject of a DER certificate, read raw (for one cryptography cannot load)."""
+    return _raw_name_text(data, "subject")
+
+
+def _raw_name_text(data: bytes, part: Literal["subject", "issuer"]) -> str:
+    try:
+        return _shortened(der.name_text(der.name_der(data, part)))
+    except der.DerError:
+        return "?"
 
 
 def summarize_certificate(cert: x509.Certificate) -> CertificateSummary:
-    """Summarize ``cert``; ``extended_key_usages`` is ``None`` when the extension is absent."""
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = tuple(san.get_values_for_type(x509.DNSName))
-        ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
-    except x509.ExtensionNotFound:
-        dns, ips = (), ()
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        is_ca = bc.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    key_type, bits = key_description(cert)
-    digest = cert.signature_hash_algorithm
+    """Summarize ``cert``; ``extended_key_usages`` is ``None`` when the extension is absent.
+
+    Never raises, whatever the certificate an SBC sent: each part is read on its own and
+    each one that cannot be read is named in ``problems`` (issue 12 item 1: one crafted
+    client certificate made reporting raise and locked a listener).
+    """
+    problems: list[str] = []
+    extensions = read_extensions(cert)
+    problems.extend(extensions.problems)
+    problems.extend(_unknown_critical(extensions))
+    san = extensions.value(x509.SubjectAlternativeName)
+    dns = tuple(san.get_values_for_type(x509.DNSName)) if san is not None else ()
+    ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress)) if san else ()
+    constraints = extensions.value(x509.BasicConstraints)
+    subject, subject_name, subject_problem = _name(cert, "subject")
+    issuer, issuer_name, issuer_problem = _name(cert, "issuer")
+    problems.extend(p for p in (subject_problem, issuer_problem) if p is not None)
+    serial, serial_problem = _serial(cert)
+    key_type, bits, key_problem = _key(cert)
+    digest, digest_problem = _signature_hash(cert)
+    problems.extend(p for p in (serial_problem, key_problem, digest_problem) if p is not None)
+    self_issued = (subject_name == issuer_name if subject_name is not None
+                   and issuer_name is not None else subject == issuer)
     return CertificateSummary(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        serial=f"{cert.serial_number:X}",
+        subject=subject,
+        issuer=issuer,
+        serial=serial,
         dns_names=dns,
         ip_addresses=ips,
-        extended_key_usages=extended_key_usages(cert),
-        is_ca=is_ca,
-        self_issued=cert.subject == cert.issuer,
+        extended_key_usages=_eku_names(extensions),
+        is_ca=constraints.ca if constraints is not None else False,
+        self_issued=self_issued,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         key_type=key_type,
         key_bits=bits,
-        signature_hash=digest.name if digest else None,
+        signature_hash=digest,
         sha1=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - a thumbprint, not a signature
         sha256=cert.fingerprint(hashes.SHA256()).hex().upper(),
+        problems=tuple(problems),
     )
 
 
-def extended_key_usages(cert: x509.Certificate) -> tuple[str, ...] | None:
-    """EKU names (``serverAuth``, ``clientAuth`` ...; dotted OID if unnamed) or ``None``."""
+def _serial(cert: x509.Certificate) -> tuple[str, str | None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a non-positive serial: said below
+        number = cert.serial_number
+    text = f"{number:X}"
+    if number <= 0:
+        return text, f"serial number {text} is not positive (RFC 5280 section 4.1.2.2)"
+    octets = (number.bit_length() + 8) // 8
+    if octets > MAX_SERIAL_OCTETS:
+        return _shortened(text), (f"serial number is {octets} octets long; RFC 5280 "
+                                  f"allows {MAX_SERIAL_OCTETS}")
+    return text, None
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int, str | None]:
     try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
+        key_type, bits = key_description(cert)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        return "unreadable", 0, f"unreadable public key: {_short(exc)}"
+    return key_type, bits, None
+
+
+def _signature_hash(cert: x509.Certificate) -> tuple[str | None, str | None]:
+    try:
+        digest = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return None, (f"unknown signature algorithm "
+                      f"{cert.signature_algorithm_oid.dotted_string}")
+    return (digest.name if digest else None), None
+
+
+def _eku_names(extensions: CertificateExtensions) -> tuple[str, ...] | None:
+    eku = extensions.value(x509.ExtendedKeyUsage)
+    if eku is None:
         return None
     return tuple(_EKU_NAMES.get(oid, oid.dotted_string) for oid in eku)
 
 
+def extended_key_usages(cert: x509.Certificate) -> tuple[str, ...] | None:
+    """EKU names (``serverAuth``, ``clientAuth`` ...; dotted OID if unnamed) or ``None``
+    when the extension is absent, or present but unreadable (see :func:`read_extensions`)."""
+    return _eku_names(read_extensions(cert))
+
+
 def key_description(cert: x509.Certificate) -> tuple[str, int]:
-    """``("RSA", 2048)``, ``("EC secp384r1", 384)``, ``("Ed25519", 256)`` ..."""
+    """``("RSA", 2048)``, ``("EC secp384r1", 384)``, ``("Ed25519", 256)`` ...
+
+    Raises ``ValueError`` or ``UnsupportedAlgorithm`` for a key cryptography cannot load
+    (a 1-bit RSA modulus, an unknown algorithm); :func:`summarize_certificate` does not.
+    """
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
@@ -152,6 +364,19 @@ class CertificateProblem:
     def message(self) -> str:
         """One line for a report."""
         return f"{self.subject}: problem"
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable(CertificateProblem):
+    """A part of a certificate that cannot be read (see :class:`CertificateSummary`'s
+    ``problems``): the certificate cannot be judged on it, so it is not acceptable."""
+
+    detail: str
+
+    @property
+    def message(self) -> str:
+        """One line for a report."""
+        return f"{self.subject}: {self.detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,33 +474,32 @@ def validate_client_chain(
     if eku_rule not in _EKU_REQUIRED:
         raise ValueError(f"eku_rule: {eku_rule!r} is not one of {', '.join(_EKU_REQUIRED)}")
     chain = [leaf, *intermediates]
+    summaries = [summarize_certificate(cert) for cert in chain]
     problems: list[CertificateProblem] = []
-    for depth, cert in enumerate(chain):
-        name = cert.subject.rfc4514_string()
-        if cert.not_valid_after_utc < now:
-            problems.append(Expired(name, depth, cert.not_valid_after_utc))
-        if cert.not_valid_before_utc > now:
-            problems.append(NotYetValid(name, depth, cert.not_valid_before_utc))
-        key_type, bits = key_description(cert)
+    for depth, summary in enumerate(summaries):
+        name = summary.subject
+        problems.extend(Unreadable(name, depth, problem) for problem in summary.problems)
+        if summary.not_after < now:
+            problems.append(Expired(name, depth, summary.not_after))
+        if summary.not_before > now:
+            problems.append(NotYetValid(name, depth, summary.not_before))
+        key_type, bits = summary.key_type, summary.key_bits
         minimum = MIN_RSA_BITS if key_type in ("RSA", "DSA") else MIN_EC_BITS
         if key_type.startswith(("RSA", "DSA", "EC ")) and bits < minimum:
             problems.append(WeakKey(name, depth, key_type, bits, minimum))
-        digest = cert.signature_hash_algorithm
-        if digest is not None and digest.name in ("sha1", "md5"):
-            problems.append(WeakSignature(name, depth, digest.name))
+        if summary.signature_hash in ("sha1", "md5"):
+            problems.append(WeakSignature(name, depth, summary.signature_hash))
 
     required = _EKU_REQUIRED[eku_rule]
-    present = extended_key_usages(leaf)
+    present = summaries[0].extended_key_usages
     if present is not None and "anyExtendedKeyUsage" not in present:
         missing = tuple(u for u in required if u not in present)
         if missing:
-            problems.append(
-                MissingExtendedKeyUsage(leaf.subject.rfc4514_string(), 0, missing, present)
-            )
+            problems.append(MissingExtendedKeyUsage(summaries[0].subject, 0, missing, present))
 
     detail = _path_problem(leaf, list(intermediates), list(trust_roots), _path_time(chain, now))
     if detail is not None:
-        problems.append(Untrusted(leaf.subject.rfc4514_string(), -1, detail))
+        problems.append(Untrusted(summaries[0].subject, -1, detail))
     return problems
 
 
@@ -311,7 +535,7 @@ def _path_problem(
     )
     try:
         verifier.verify(leaf, intermediates)
-    except VerificationError as exc:
+    except (VerificationError, ValueError) as exc:  # ValueError: a part it cannot parse
         return str(exc)
     return None
 
@@ -365,5 +589,5 @@ def parse_pem_bundle(data: bytes, path: Path = Path("<memory>")) -> SystemRoots:
 
 
 def subjects(certs: Iterable[x509.Certificate]) -> tuple[str, ...]:
-    """RFC 4514 subjects, for compact reports and assertions."""
-    return tuple(c.subject.rfc4514_string() for c in certs)
+    """RFC 4514 subjects, for compact reports and assertions (as :func:`subject_text`)."""
+    return tuple(subject_text(c) for c in certs)

@@ -14,6 +14,7 @@ A Twisted protocol reaches the observation of its own connection with
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
 from cryptography import x509
+from OpenSSL import crypto
 from twisted.logger import Logger
 
 from fakepeer.tls.alerts import (
@@ -33,6 +35,7 @@ from fakepeer.tls.alerts import (
     verify_error_meaning,
     verify_error_name,
 )
+from fakepeer.tls.inspect import load_peer_certificate, raw_subject_text, subject_text
 
 _log = Logger()
 
@@ -94,6 +97,22 @@ class VerifyErrorRecord:
     def meaning(self) -> str:
         """Plain-English meaning."""
         return verify_error_meaning(self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableCertificate:
+    """A certificate the peer sent that OpenSSL parsed and cryptography cannot load
+    (a version 4, a date or a string it refuses): reported, never summarised."""
+
+    depth: int
+    subject: str
+    sha256: str
+    reason: str
+
+    def line(self) -> str:
+        """One line for a report."""
+        return (f"certificate at depth {self.depth} ({self.subject}) cannot be read: "
+                f"{self.reason}")
 
 
 class FailureReason(StrEnum):
@@ -181,7 +200,9 @@ class TlsObservation:
     side) are the CA names the server listed in its CertificateRequest. ``verify_errors`` are the
     errors OpenSSL found in the peer's chain, all of them unless the policy stopped at
     the first. ``openssl_errors`` are the reason strings of the ``SSL.Error`` that
-    ended the handshake, if any.
+    ended the handshake, if any. ``unreadable_certificates`` are the certificates of
+    the peer that cryptography cannot load: they are missing from ``peer_certificates``
+    (which is empty when the leaf is one of them).
     """
 
     role: Role
@@ -205,6 +226,8 @@ class TlsObservation:
     #: The start of what the peer sent before any handshake completed: enough to name
     #: plain SIP or HTTP sent to the TLS port.
     first_bytes: bytes = b""
+    unreadable_certificates: list[UnreadableCertificate] = field(default_factory=list)
+    _read: dict[bytes, x509.Certificate | None] = field(default_factory=dict, repr=False)
 
     # -- recording (called from OpenSSL callbacks and ObservedConnection) --
 
@@ -223,9 +246,37 @@ class TlsObservation:
             )
         )
 
+    def read_certificate(self, cert: crypto.X509, depth: int) -> x509.Certificate | None:
+        """cryptography's copy of a certificate the peer sent, or ``None`` (noted in
+        ``unreadable_certificates``) when cryptography cannot load it."""
+        data = crypto.dump_certificate(crypto.FILETYPE_ASN1, cert)
+        if data in self._read:
+            return self._read[data]
+        try:
+            found: x509.Certificate | None = load_peer_certificate(data)
+        except ValueError as exc:
+            found = None
+            self.unreadable_certificates.append(UnreadableCertificate(
+                depth, raw_subject_text(data), hashlib.sha256(data).hexdigest().upper(),
+                " ".join(str(exc).split())[:300] or type(exc).__name__))
+        self._read[data] = found
+        return found
+
+    def record_peer_chain(self, sent: list[crypto.X509]) -> None:
+        """Keep the chain the peer sent (leaf first) as far as cryptography reads it."""
+        read = [self.read_certificate(cert, depth) for depth, cert in enumerate(sent)]
+        if read and read[0] is None:  # no leaf to put first
+            self.peer_certificates = ()
+        else:
+            self.peer_certificates = tuple(cert for cert in read if cert is not None)
+
     def record_verify_error(self, code: int, depth: int, cert: x509.Certificate | None) -> None:
         """Note one verify error once, with the subject of the certificate concerned."""
-        subject = cert.subject.rfc4514_string() if cert is not None else ""
+        if cert is not None:
+            subject = subject_text(cert)
+        else:
+            subject = next((u.subject for u in self.unreadable_certificates
+                            if u.depth == depth), "")
         record = VerifyErrorRecord(code, depth, subject)
         if record not in self.verify_errors:
             self.verify_errors.append(record)
