@@ -30,8 +30,7 @@ from fakepeer.report.events import ConnectionIds, Event, Sink
 from fakepeer.report.judge import ExpectationLike, judge
 from fakepeer.report.verdict import judge_connection
 from fakepeer.tls import identity, observation_for
-from fakepeer.tls.inspect import summarize_certificate
-from fakepeer.tls.observation import TlsObservation
+from fakepeer.tls.observation import TlsObservation, client_certificate_summary
 
 #: The real proxy demotes an SBC after 3-5 minutes without OPTIONS; we close idle
 #: connections after that too, so abandoned sockets do not pile up.
@@ -67,21 +66,6 @@ class ServeSettings:
     expectation: ExpectationLike | None = None
     #: The scenario (and phase) these settings come from, for the record.
     label: str = ""
-
-
-def client_certificate_summary(observation: TlsObservation) -> dict[str, Any]:
-    leaf = observation.peer_leaf
-    if leaf is None:
-        return {}
-    summary = summarize_certificate(leaf)
-    return {
-        "subject": summary.subject, "issuer": summary.issuer,
-        "sans": list(summary.dns_names) + list(summary.ip_addresses),
-        "eku": list(summary.extended_key_usages or ()),
-        "not_after": summary.not_after.isoformat(),
-        "verify_errors": [f"{e.code} {e.name} at depth {e.depth}"
-                          for e in observation.verify_errors],
-    }
 
 
 @implementer(IHandshakeListener)

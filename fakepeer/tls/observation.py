@@ -35,7 +35,12 @@ from fakepeer.tls.alerts import (
     verify_error_meaning,
     verify_error_name,
 )
-from fakepeer.tls.inspect import load_peer_certificate, raw_subject_text, subject_text
+from fakepeer.tls.inspect import (
+    load_peer_certificate,
+    raw_subject_text,
+    subject_text,
+    summarize_certificate,
+)
 
 _log = Logger()
 
@@ -436,6 +441,21 @@ def observation_for(transport: object) -> TlsObservation:
         if found is not None:
             return found
     raise LookupError(f"{transport!r} carries no fakepeer TlsObservation")
+
+
+def client_certificate_summary(observation: TlsObservation) -> dict[str, Any]:
+    leaf = observation.peer_leaf
+    if leaf is None:
+        return {}
+    summary = summarize_certificate(leaf)
+    return {
+        "subject": summary.subject, "issuer": summary.issuer,
+        "sans": list(summary.dns_names) + list(summary.ip_addresses),
+        "eku": list(summary.extended_key_usages or ()),
+        "not_after": summary.not_after.isoformat(),
+        "verify_errors": [f"{e.code} {e.name} at depth {e.depth}"
+                          for e in observation.verify_errors],
+    }
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
