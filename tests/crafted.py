@@ -3,8 +3,9 @@
 cryptography refuses to build most of these, so the TBSCertificate is written here TLV by
 TLV and signed with a real key (ECDSA P-256, SHA-256), which makes every certificate whose
 public key is that key one a TLS client can really present (``owns_key``). The others (a
-1-bit RSA modulus, an unknown key type) can only reach a server with their Certificate
-message swapped on the wire: :func:`swapped_certificate_handshake`.
+1-bit RSA modulus, an unknown key type, an unknown signature algorithm OpenSSL will not
+load as a client's own) reach the server with the client's Certificate message swapped
+on the wire: :func:`swapped_certificate_handshake`.
 
 ``reported`` is the text fakepeer's report must contain for it; ``loads`` says whether
 cryptography loads the certificate at all (when not, fakepeer can only name the
@@ -24,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 
 from fakepeer.pki.export import _encode_oid as oid
 from fakepeer.tls.der import encode as tlv
@@ -163,8 +164,9 @@ def crafted_certificates() -> list[Crafted]:
                 "unparseable subject"),
         Crafted("empty-relative-distinguished-name",
                 certificate(subject=seq(tlv(0x31, b""))), "unparseable subject"),
+        # OpenSSL will not load it as a client's own certificate ("ca md too weak").
         Crafted("unknown-signature-algorithm", certificate(signature=seq(oid("1.2.3.4.5"))),
-                "unknown signature algorithm 1.2.3.4.5"),
+                "unknown signature algorithm 1.2.3.4.5", owns_key=False),
         Crafted("version-4", certificate(version=integer(3)),
                 "cannot be read: 3 is not a valid X509 version", loads=False),
         Crafted("date-cryptography-cannot-read",
@@ -247,9 +249,8 @@ def swapped_certificate_handshake(port: int, certificate_der: bytes,
     see it sign for); returns how the handshake ended."""
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
     context.set_max_proto_version(SSL.TLS1_2_VERSION)
-    context.use_certificate(crypto.load_certificate(crypto.FILETYPE_ASN1,
-                                                    good_certificate_der()))
-    context.use_privatekey(crypto.PKey.from_cryptography_key(key()))
+    context.use_certificate(x509.load_der_x509_certificate(good_certificate_der()))
+    context.use_privatekey(key())
     tls = SSL.Connection(context, None)
     tls.set_connect_state()
     deadline = time.monotonic() + timeout

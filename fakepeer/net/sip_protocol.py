@@ -311,6 +311,12 @@ class SipTlsProtocol(Protocol):
         for timer in (self._idle, self._deadline, self._abort):
             if timer is not None and timer.active():
                 timer.cancel()
+        try:
+            self._report_end(reason)
+        finally:  # reporting may fail (a crafted certificate, a full disk): still leave
+            self.factory.connection_ended(self)
+
+    def _report_end(self, reason: Failure | None) -> None:
         observation = self._observation()
         if not self.handshake_done:
             failure = observation.failure() if observation is not None else None
@@ -346,7 +352,6 @@ class SipTlsProtocol(Protocol):
                         scenario=self.settings.label)
             line += f" -> {judgement.line()}"
         self.emit("verdict", line, **data)
-        self.factory.connection_ended(self)
 
 
 class SipServerFactory(Factory):

@@ -25,6 +25,13 @@ def decide_client_certificate(policy: TlsPolicy, observation: TlsObservation) ->
     """fakepeer's own refusal for an SslStream-style policy, or ``None`` to accept."""
     if policy.client_certificate != "required" or policy.client_certificate_refusal != "sslstream":
         return None
+    unreadable = next((u for u in observation.unreadable_certificates if u.depth == 0), None)
+    if observation.peer_leaf is None and unreadable is not None:
+        return Refusal(
+            FailureReason.CLIENT_CERTIFICATE_REJECTED,
+            42,
+            f"the client's {unreadable.line()}; SslStream answers {alert_name(42)}",
+        )
     if observation.peer_leaf is None:
         return Refusal(
             FailureReason.CLIENT_CERTIFICATE_MISSING,

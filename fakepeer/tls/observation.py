@@ -444,17 +444,31 @@ def observation_for(transport: object) -> TlsObservation:
 
 
 def client_certificate_summary(observation: TlsObservation) -> dict[str, Any]:
+    """The SBC's certificate for an event: the leaf's facts, OpenSSL's verify errors and
+    ``problems``, one line per part of any certificate it sent that cannot be read (the
+    leaf's bare, the others' after their subject). A leaf cryptography cannot load at
+    all has only its subject (read raw), ``problems`` and ``verify_errors``. ``{}``: no
+    certificate."""
+    verify_errors = [f"{e.code} {e.name} at depth {e.depth}" for e in observation.verify_errors]
+    unreadable = [u.line() for u in observation.unreadable_certificates]
     leaf = observation.peer_leaf
     if leaf is None:
-        return {}
+        lost = next((u for u in observation.unreadable_certificates if u.depth == 0), None)
+        if lost is None:
+            return {}
+        return {"subject": lost.subject, "problems": unreadable, "verify_errors": verify_errors}
     summary = summarize_certificate(leaf)
+    problems = list(summary.problems)
+    for other in observation.peer_certificates[1:]:
+        extra = summarize_certificate(other)
+        problems.extend(f"{extra.subject}: {problem}" for problem in extra.problems)
     return {
         "subject": summary.subject, "issuer": summary.issuer,
         "sans": list(summary.dns_names) + list(summary.ip_addresses),
         "eku": list(summary.extended_key_usages or ()),
         "not_after": summary.not_after.isoformat(),
-        "verify_errors": [f"{e.code} {e.name} at depth {e.depth}"
-                          for e in observation.verify_errors],
+        "verify_errors": verify_errors,
+        "problems": problems + unreadable,
     }
 
 
