@@ -1,7 +1,7 @@
 """Crafted client certificates, each broken in one way, built from raw DER.
 
 cryptography refuses to build most of these, so the TBSCertificate is written here TLV by
-TLV and signed with a real key (ECDSA P-256, SHA-256), which makes every certificate whose
+TLV and signed with a real key (RSA 2048, SHA-256), which makes every certificate whose
 public key is that key one a TLS client can really present (``owns_key``). The others (a
 1-bit RSA modulus, an unknown key type, an unknown signature algorithm OpenSSL will not
 load as a client's own) reach the server with the client's Certificate message swapped
@@ -23,7 +23,7 @@ from functools import cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
@@ -68,9 +68,10 @@ def dns_san(*names: str) -> bytes:
 
 
 @cache
-def key() -> ec.EllipticCurvePrivateKey:
-    """The key that signs every crafted certificate (and presents the owned ones)."""
-    return ec.generate_private_key(ec.SECP256R1())
+def key() -> rsa.RSAPrivateKey:
+    """The key that signs every crafted certificate (and presents the owned ones): RSA,
+    as the Microsoft profile's ECDHE-RSA suites need on both sides."""
+    return rsa.generate_private_key(65537, 2048)
 
 
 def _spki() -> bytes:
@@ -78,12 +79,12 @@ def _spki() -> bytes:
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-ECDSA_SHA256 = seq(oid("1.2.840.10045.4.3.2"))
+RSA_SHA256 = seq(oid("1.2.840.113549.1.1.11"), tlv(0x05, b""))
 GOOD_NAME = name((COMMON_NAME, 0x0C, HOST.encode()))
 
 
 def certificate(*, version: bytes | None = None, serial: bytes | None = None,
-                signature: bytes = ECDSA_SHA256, issuer: bytes = GOOD_NAME,
+                signature: bytes = RSA_SHA256, issuer: bytes = GOOD_NAME,
                 validity: bytes | None = None, subject: bytes = GOOD_NAME,
                 spki: bytes | None = None, extensions: tuple[bytes, ...] = (dns_san(HOST),)
                 ) -> bytes:
@@ -99,7 +100,7 @@ def certificate(*, version: bytes | None = None, serial: bytes | None = None,
         spki if spki is not None else _spki(),
         tlv(0xA3, seq(*extensions)) if extensions else b"",
     )
-    signed = key().sign(tbs, ec.ECDSA(hashes.SHA256()))
+    signed = key().sign(tbs, padding.PKCS1v15(), hashes.SHA256())
     return seq(tbs, signature, tlv(0x03, b"\x00" + signed))
 
 

@@ -42,7 +42,7 @@ from fakepeer.probe.caller import Caller
 from fakepeer.probe.validation import CertificateCheck
 from fakepeer.report.events import Event, Sink, utc_now
 from fakepeer.tls import FailureReason, HandshakeFailure, TlsObservation, observation_for
-from fakepeer.tls.inspect import summarize_certificate
+from fakepeer.tls.inspect import subjects, summarize_certificate
 
 #: Per phase (TCP connect, TLS handshake, SIP answer). The proxy's own value is not
 #: published [?]; SBC OPTIONS transactions time out after 32 s (RFC 3261 Timer F), far
@@ -331,7 +331,7 @@ class _Attempt(Protocol):
                   f"{subject}" + (f" (issuer {leaf.issuer})" if leaf is not None else ""),
                   version=obs.version, cipher=obs.cipher, group=obs.group, sni=obs.sni,
                   served=obs.served, sbc_certificate=_leaf_json(leaf),
-                  chain=[c.subject.rfc4514_string() for c in chain],
+                  chain=list(subjects(chain)),
                   verify_errors=[f"{e.code} {e.name} at depth {e.depth}"
                                  for e in obs.verify_errors],
                   requested_ca_names=[n.rfc4514_string() for n in obs.requested_ca_names])

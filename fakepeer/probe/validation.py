@@ -29,7 +29,13 @@ from cryptography import x509
 
 from fakepeer.addresses import is_ip_address as is_ip_literal
 from fakepeer.tls.identity import certificate_matches, certificate_names
-from fakepeer.tls.inspect import CertificateProblem, EkuRule, validate_client_chain
+from fakepeer.tls.inspect import (
+    CertificateProblem,
+    EkuRule,
+    issuer_text,
+    subject_text,
+    validate_client_chain,
+)
 
 Profile = Literal["microsoft", "genesys"]
 
@@ -205,7 +211,7 @@ def check_sbc_certificate(
     if not sent:
         return CertificateCheck((NoCertificate("", -1),))
     leaf, intermediates = sent[0], list(sent[1:])
-    subject = leaf.subject.rfc4514_string()
+    subject = subject_text(leaf)
     problems: list[CertificateProblem] = []
     problems.extend(_name_problems(leaf, subject, expected_name, dialled, profile))
     missing = _missing_issuer(leaf, intermediates, trust_roots)
@@ -239,9 +245,12 @@ def _missing_issuer(leaf: x509.Certificate, intermediates: Sequence[x509.Certifi
     sent after the leaf, an unknown issuer further up may as well be an untrusted root,
     which the path check reports.
     """
-    if intermediates or leaf.issuer == leaf.subject:
+    try:
+        if intermediates or leaf.issuer == leaf.subject:
+            return None
+        if any(root.subject == leaf.issuer for root in roots):
+            return None
+    except ValueError:  # a name cryptography cannot parse: already an Unreadable problem
         return None
-    if any(root.subject == leaf.issuer for root in roots):
-        return None
-    return leaf.issuer.rfc4514_string()
+    return issuer_text(leaf)
 
