@@ -32,7 +32,8 @@ from pathlib import Path
 
 from fakepeer.addresses import listen_address
 from fakepeer.errors import FakepeerError
-from fakepeer.scenario.load import read_toml_text, unknown_scenario
+from fakepeer.scenario.load import unknown_scenario
+from fakepeer.scenario.toml_file import read_toml_text
 
 #: Where Teams and Genesys expect SBCs to connect (SIP over TLS, RFC 5630 port 5061).
 DEFAULT_LISTEN = "0.0.0.0:5061"

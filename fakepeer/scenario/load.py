@@ -26,7 +26,6 @@ what changes. ``profile`` defaults to the era's; ``name`` to the file's stem.
 
 from __future__ import annotations
 
-import re
 import tomllib
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from fakepeer import vocabulary
-from fakepeer.errors import FakepeerError, ScenarioError
+from fakepeer.errors import ScenarioError
 from fakepeer.scenario.model import (
     Expectation,
     LeafSpec,
@@ -45,6 +44,7 @@ from fakepeer.scenario.model import (
     SipSpec,
     TlsSpec,
 )
+from fakepeer.scenario.toml_file import _syntax_error, read_toml_text
 from fakepeer.scenario.validate import ScenarioValueError, join_key, key_part, kind_of, one_of
 
 #: The scenario ``fakepeer serve`` serves when given no options.
@@ -257,21 +257,6 @@ def scenario_from_mapping(data: Mapping[str, object], *, name: str,
 
 # --- files ---------------------------------------------------------------------------
 
-_TOML_POSITION = re.compile(r"^(?P<message>.*?) \(at (?:line (?P<line>\d+), column "
-                            r"(?P<column>\d+)|end of document)\)$")
-
-
-def _syntax_error(path: Path, exc: tomllib.TOMLDecodeError) -> ScenarioError:
-    text = str(exc)
-    match = _TOML_POSITION.match(text)
-    if match is None:
-        return ScenarioError(f"{path}: TOML syntax error: {text}")
-    if match["line"] is None:
-        return ScenarioError(f"{path}: at the end: TOML syntax error: {match['message']}")
-    return ScenarioError(f"{path}: line {match['line']}, column {match['column']}: TOML "
-                         f"syntax error: {match['message']}")
-
-
 def parse_scenario_text(text: str, path: Path) -> Scenario:
     """Parse one scenario file's text; ``path`` names it in errors and gives its name."""
     try:
@@ -282,19 +267,6 @@ def parse_scenario_text(text: str, path: Path) -> Scenario:
         return scenario_from_mapping(data, name=path.stem, source=path)
     except ScenarioValueError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
-
-
-def read_toml_text(path: Path, error: type[FakepeerError] = ScenarioError) -> str:
-    """A TOML file's text, or ``error`` naming the file (unreadable, or not UTF-8)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise error(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are "
-                    "UTF-8") from None
 
 
 def load_scenario(path: Path) -> Scenario:

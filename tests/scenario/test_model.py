@@ -50,7 +50,8 @@ class TestNamesMatchThePki:
         loaded = set(json.loads(done.stdout))
         assert loaded == {"fakepeer", "fakepeer.addresses", "fakepeer.errors", "fakepeer.scenario",
                           "fakepeer.scenario.load", "fakepeer.scenario.model",
-                          "fakepeer.scenario.validate", "fakepeer.vocabulary"}
+                          "fakepeer.scenario.toml_file", "fakepeer.scenario.validate",
+                          "fakepeer.vocabulary"}
 
 
 def _error(build) -> ScenarioValueError:
