@@ -94,11 +94,19 @@ def user_scenario_dirs(args: argparse.Namespace, env: Environment) -> list[Path]
     return [folder if folder.is_absolute() else env.cwd / folder for folder in given]
 
 
-def open_catalogue(args: argparse.Namespace, env: Environment) -> Catalogue:
-    """The shipped catalogue plus the user's folders; overrides are reported on stderr."""
+def open_catalogue(args: argparse.Namespace, env: Environment,
+                   named: str | None = None) -> Catalogue:
+    """The shipped catalogue plus the user's folders; overrides, notes and the files
+    left out are reported on stderr, one line each, except the scenario the command
+    ``named``: asking for it gives its error, once."""
     catalogue = load_catalogue(scenario_dirs(user_scenario_dirs(args, env)))
     for override in catalogue.overrides:
         env.warn(f"note: {override.line()}")
+    for note in catalogue.notes:
+        env.warn(f"note: {note}")
+    for name, broken in catalogue.broken.items():
+        if name != named:
+            env.warn(f"warning: {broken.line()}")
     return catalogue
 
 

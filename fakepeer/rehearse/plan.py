@@ -25,15 +25,14 @@ fakepeer changes what it serves underneath, as the real proxies did.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fakepeer.addresses import listen_address
 from fakepeer.errors import FakepeerError
-from fakepeer.scenario.load import unknown_scenario
-from fakepeer.scenario.toml_file import read_toml_text
+from fakepeer.scenario.load import Catalogue, unknown_scenario
+from fakepeer.scenario.toml_file import TomlDocument, load_toml, parse_toml
 
 #: Where Teams and Genesys expect SBCs to connect (SIP over TLS, RFC 5630 port 5061).
 DEFAULT_LISTEN = "0.0.0.0:5061"
@@ -50,6 +49,7 @@ MAX_TITLE_LENGTH = 200
 MAX_NOTE_LENGTH = 2000
 
 PLAN_KEYS = ("title", "listen", "steps")
+_WHAT = "rehearsal plan"
 STEP_KEYS = ("scenario", "duration", "until_connections", "note")
 
 
@@ -141,6 +141,8 @@ class Plan:
     steps: tuple[PlanStep, ...]
     listen: tuple[str, ...] = (DEFAULT_LISTEN,)
     source: Path | None = field(default=None, compare=False)
+    #: How the file was read, one line each (a byte-order mark), for the command to show.
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         _text("title", self.title, MAX_TITLE_LENGTH)
@@ -185,6 +187,10 @@ def _step(value: object, index: int, scenarios: Collection[str]) -> PlanStep:
         step = PlanStep(**value)
     except PlanValueError as exc:
         raise exc.within(key) from None
+    broken = scenarios.broken.get(step.scenario) if isinstance(scenarios, Catalogue) else None
+    if broken is not None:
+        raise PlanValueError(f"{key}.scenario", f"scenario {step.scenario!r} cannot be used: "
+                             f"{broken.error}")
     if step.scenario not in scenarios:
         raise PlanValueError(f"{key}.scenario", _unknown_scenario(step.scenario, scenarios))
     return step
@@ -193,7 +199,8 @@ def _step(value: object, index: int, scenarios: Collection[str]) -> PlanStep:
 def plan_from_mapping(data: Mapping[str, object], *, name: str, scenarios: Collection[str],
                       source: Path | None = None) -> Plan:
     """Build a Plan from a parsed TOML document. ``scenarios`` are the names a step may
-    use (the catalogue's); errors name the key, not the file."""
+    use (a :class:`Catalogue`, whose broken files a step names with their error);
+    errors name the key, not the file."""
     _check_keys(data, PLAN_KEYS, "")
     listen = data.get("listen", DEFAULT_LISTEN)
     if isinstance(listen, str):
@@ -214,19 +221,22 @@ def plan_from_mapping(data: Mapping[str, object], *, name: str, scenarios: Colle
 
 def parse_plan_text(text: str, path: Path, scenarios: Collection[str]) -> Plan:
     """Parse one plan file's text; ``path`` names it in errors and gives the default title."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PlanError(f"{path}: TOML syntax error: {exc}") from None
-    try:
-        return plan_from_mapping(data, name=path.stem, scenarios=scenarios, source=path)
-    except PlanValueError as exc:
-        raise PlanError(f"{path}: {exc}") from None
+    return _plan_of(parse_toml(text, path, PlanError, _WHAT), path, scenarios)
 
 
 def load_plan(path: Path, scenarios: Collection[str]) -> Plan:
-    """Read and validate one plan file against the scenario names that exist."""
-    return parse_plan_text(read_toml_text(path, PlanError), path, scenarios)
+    """Read and validate one plan file against the scenario names that exist; the file
+    rules (size, type, encoding, nesting) are :mod:`fakepeer.scenario.toml_file`'s."""
+    return _plan_of(load_toml(path, PlanError, _WHAT), path, scenarios)
+
+
+def _plan_of(document: TomlDocument, path: Path, scenarios: Collection[str]) -> Plan:
+    try:
+        plan = plan_from_mapping(document.data, name=path.stem, scenarios=scenarios,
+                                 source=path)
+    except PlanValueError as exc:
+        raise PlanError(f"{path}: {exc}") from None
+    return replace(plan, notes=document.notes)
 
 
 def shipped_plans_dir(package_dir: Path | None = None) -> Path | None:
@@ -251,7 +261,7 @@ def find_plan(text: str, cwd: Path, package_dir: Path | None = None) -> Path:
     (``migration-2026``), so an installed fakepeer can rehearse without a checkout."""
     path = Path(text)
     path = path if path.is_absolute() else cwd / path
-    if path.is_file():
+    if path.exists():  # a folder or a FIFO too: reading it says what is wrong
         return path
     shipped = shipped_plans(package_dir)
     if text in shipped:

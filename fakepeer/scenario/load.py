@@ -26,7 +26,7 @@ what changes. ``profile`` defaults to the era's; ``name`` to the file's stem.
 
 from __future__ import annotations
 
-import tomllib
+import os
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -44,7 +44,7 @@ from fakepeer.scenario.model import (
     SipSpec,
     TlsSpec,
 )
-from fakepeer.scenario.toml_file import _syntax_error, read_toml_text
+from fakepeer.scenario.toml_file import load_toml, parse_toml
 from fakepeer.scenario.validate import ScenarioValueError, join_key, key_part, kind_of, one_of
 
 #: The scenario ``fakepeer serve`` serves when given no options.
@@ -259,10 +259,10 @@ def scenario_from_mapping(data: Mapping[str, object], *, name: str,
 
 def parse_scenario_text(text: str, path: Path) -> Scenario:
     """Parse one scenario file's text; ``path`` names it in errors and gives its name."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(path, exc) from None
+    return _scenario_of(parse_toml(text, path).data, path)
+
+
+def _scenario_of(data: Mapping[str, object], path: Path) -> Scenario:
     try:
         return scenario_from_mapping(data, name=path.stem, source=path)
     except ScenarioValueError as exc:
@@ -271,15 +271,27 @@ def parse_scenario_text(text: str, path: Path) -> Scenario:
 
 def load_scenario(path: Path) -> Scenario:
     """Read and validate one scenario file."""
-    return parse_scenario_text(read_toml_text(path), path)
+    return _scenario_of(load_toml(path).data, path)
 
 
 def scenario_files(folder: Path) -> list[Path]:
-    """The scenario files of one folder: ``*.toml``, not hidden, sorted, not recursive."""
-    if not folder.is_dir():
-        raise ScenarioError(f"{folder}: no such scenario folder")
-    return sorted(p for p in folder.glob(f"*{SUFFIX}")
-                  if not p.name.startswith(".") and p.is_file())
+    """The scenario files of one folder: ``*.toml``, not hidden, sorted, not recursive.
+
+    Every such entry is listed, a folder or a FIFO named ``x.toml`` too, so that loading
+    reports it instead of passing over it in silence.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except NotADirectoryError:
+        raise ScenarioError(f"{folder}: is a file, not a scenario folder; give --scenarios "
+                            "the folder that holds the .toml files") from None
+    except FileNotFoundError:
+        raise ScenarioError(f"{folder}: no such scenario folder") from None
+    except OSError as exc:
+        raise ScenarioError(f"{folder}: cannot list the scenario folder: "
+                            f"{exc.strerror or exc}") from None
+    return sorted(folder / e.name for e in entries
+                  if e.name.endswith(SUFFIX) and not e.name.startswith("."))
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,16 +306,40 @@ class Override:
         return f"scenario {self.name}: {self.by} overrides {self.replaced}"
 
 
+@dataclass(frozen=True, slots=True)
+class BrokenScenario:
+    """A scenario file that cannot be used: ``error`` names the file and the problem.
+
+    ``name`` is the scenario it was meant to be (its ``name`` key when that can be
+    read, else the file's stem): naming it fails with ``error``, and it hides any
+    earlier scenario of that name, which it was meant to replace.
+    """
+
+    name: str
+    path: Path
+    error: str
+
+    def line(self) -> str:
+        return f"{self.error} (scenario {self.name!r} is left out until the file is fixed)"
+
+
 class Catalogue(dict[str, Scenario]):
-    """Scenarios by name, plus the overrides that happened while loading."""
+    """Scenarios by name, plus what happened while loading: the overrides, the files
+    that could not be used (``broken``, by scenario name) and notes about the others."""
 
     def __init__(self, scenarios: Mapping[str, Scenario] | None = None,
-                 overrides: Sequence[Override] = ()) -> None:
+                 overrides: Sequence[Override] = (),
+                 broken: Sequence[BrokenScenario] = (), notes: Sequence[str] = ()) -> None:
         super().__init__(scenarios or {})
         self.overrides = tuple(overrides)
+        self.broken = {b.name: b for b in broken}
+        self.notes = tuple(notes)
 
     def get_scenario(self, name: str) -> Scenario:
-        """The scenario called ``name``; the error lists the known ones."""
+        """The scenario called ``name``; the error is the broken file's own, or lists
+        the known ones."""
+        if name in self.broken:
+            raise ScenarioError(self.broken[name].error)
         try:
             return self[name]
         except KeyError:
@@ -321,32 +357,48 @@ def unknown_scenario(name: str, known: Iterable[str]) -> str:
 def load_catalogue(dirs: Sequence[Path]) -> Catalogue:
     """Load every folder in order: the shipped one first, then the users' (``--scenarios
     DIR``). A later folder's scenario replaces an earlier one of the same name (recorded
-    in ``overrides``); two files with one name in the same folder are an error. Every
-    bad file is reported, one per line, in a single ScenarioError."""
+    in ``overrides``). A file that cannot be used is recorded in ``broken`` and the
+    others still load (issue 12 item 12: one broken file blocked every scenario); two
+    files of one folder with one name are both left out, as neither can be meant."""
     found: dict[str, Scenario] = {}
     overrides: list[Override] = []
-    errors: list[str] = []
+    broken: dict[str, BrokenScenario] = {}
+    notes: list[str] = []
     for folder in dirs:
         in_folder: dict[str, Path] = {}
         for path in scenario_files(folder):
-            try:
-                scenario = load_scenario(path)
-            except ScenarioError as exc:
-                errors.append(str(exc))
-                continue
-            first = in_folder.get(scenario.name)
+            name, loaded = _catalogue_entry(path, notes)
+            first = in_folder.get(name)
+            in_folder.setdefault(name, path)
             if first is not None:
-                errors.append(f"{path}: scenario {scenario.name!r} is also defined by {first};"
-                              " names must be unique within a folder")
+                loaded = ScenarioError(f"{path}: scenario {name!r} is also defined by {first}; "
+                                       "names must be unique within a folder")
+            if isinstance(loaded, ScenarioError):
+                broken[name] = BrokenScenario(name, path, str(loaded))
+                found.pop(name, None)
                 continue
-            in_folder[scenario.name] = path
-            earlier = found.get(scenario.name)
+            broken.pop(name, None)
+            earlier = found.get(name)
             if earlier is not None and earlier.source is not None:
-                overrides.append(Override(scenario.name, earlier.source, path))
-            found[scenario.name] = scenario
-    if errors:
-        raise ScenarioError("\n".join(errors))
-    return Catalogue(found, overrides)
+                overrides.append(Override(name, earlier.source, path))
+            found[name] = loaded
+    return Catalogue(found, overrides, list(broken.values()), notes)
+
+
+def _catalogue_entry(path: Path, notes: list[str]) -> tuple[str, Scenario | ScenarioError]:
+    """The scenario name a file claims and its scenario, or the error that stops it."""
+    try:
+        document = load_toml(path)
+    except ScenarioError as exc:
+        return path.stem, exc
+    notes.extend(document.notes)
+    declared = document.data.get("name")
+    name = declared if isinstance(declared, str) and declared else path.stem
+    try:
+        scenario = _scenario_of(document.data, path)
+    except ScenarioError as exc:
+        return name, exc
+    return scenario.name, scenario
 
 
 def shipped_scenarios_dir(package_dir: Path | None = None) -> Path:

@@ -91,7 +91,7 @@ def test_every_key_is_read_in_order(tmp_path):
     ('[[steps]]\nscenario = 3\nduration = 1\n',
      "steps[0].scenario: expected a string, got a number (3)"),
     ('steps = ["expired-leaf"]\n', "steps[0]: expected a table, got a string"),
-    ('title = "unterminated\n' + STEP, "plan.toml: TOML syntax error: "),
+    ('title = "unterminated\n' + STEP, "plan.toml: line 1, column 22: TOML syntax error: "),
 ])
 def test_errors_name_the_file_and_the_key(tmp_path, text, message):
     """A bad value is a PlanError that names the file, the key path and what is allowed."""

@@ -82,16 +82,22 @@ class TestList:
         result = run(tmp_path, "scenarios", "list", FAKEPEER_SCENARIOS="env-dir")
         assert "from-env *" in result.out
 
-    def test_a_bad_user_file_is_an_error_naming_file_and_key(self, tmp_path):
-        """A bad file in a user folder fails the command with the file, key and allowed values."""
+    def test_a_bad_user_file_is_left_out_naming_file_and_key(self, tmp_path):
+        """A bad file in a user folder is one warning line (file, key, allowed values);
+        the rest of the catalogue is listed, and showing the bad one fails with it."""
         (tmp_path / "bad").mkdir()
         (tmp_path / "bad" / "oops.toml").write_text('[tls]\nclient_certificate = "maybe"\n')
+        (tmp_path / "bad" / "fine.toml").write_text("")
+        problem = (f"{tmp_path / 'bad' / 'oops.toml'}: tls.client_certificate: 'maybe' is "
+                   "not one of required, optional, off")
         result = run(tmp_path, "scenarios", "list", "--scenarios", "bad")
-        assert result.status == ExitStatus.ERROR
-        assert result.out == ""
-        assert result.err == (f"fakepeer: error: {tmp_path / 'bad' / 'oops.toml'}: "
-                              "tls.client_certificate: 'maybe' is not one of required, "
-                              "optional, off\n")
+        assert result.status == ExitStatus.SUCCESS
+        assert "\nfine *" in result.out and "oops" not in result.out
+        assert result.err == (f"warning: {problem} (scenario 'oops' is left out until the "
+                              "file is fixed)\n")
+        shown = run(tmp_path, "scenarios", "show", "oops", "--no-chain", "--scenarios", "bad")
+        assert shown.status == ExitStatus.ERROR
+        assert shown.err.endswith(f"fakepeer: error: {problem}\n")
 
     def test_a_missing_user_folder_is_an_error(self, tmp_path):
         """--scenarios naming a folder that does not exist fails with its name."""

@@ -290,26 +290,32 @@ class TestCatalogue:
         assert catalogue["lab"].era == "microsoft-2023"
         assert [o.name for o in catalogue.overrides] == ["lab"]
 
-    def test_duplicate_names_in_one_folder_are_an_error(self, tmp_path):
-        """Two files of one folder defining the same scenario name are refused, both named."""
+    def test_duplicate_names_in_one_folder_leave_both_out(self, tmp_path):
+        """Two files of one folder defining the same scenario name: neither can be meant,
+        so naming it fails with both files named; the folder's other files load."""
         first = write(tmp_path, "a.toml", 'name = "lab"\n')
         second = write(tmp_path, "lab.toml", "")
+        write(tmp_path, "other.toml", "")
+        catalogue = load_catalogue([tmp_path])
+        assert set(catalogue) == {"other"}
         with pytest.raises(ScenarioError) as caught:
-            load_catalogue([tmp_path])
+            catalogue.get_scenario("lab")
         assert str(caught.value) == (f"{second}: scenario 'lab' is also defined by {first}; "
                                      "names must be unique within a folder")
 
-    def test_every_bad_file_is_reported_at_once(self, tmp_path):
-        """Loading a folder reports all of its bad files, one per line."""
+    def test_every_bad_file_is_reported_and_the_rest_load(self, tmp_path):
+        """One broken file no longer blocks its folder (issue 12 item 12): each bad file
+        is one entry naming it, the good ones load."""
         write(tmp_path, "one.toml", 'era = "x"\n')
         write(tmp_path, "two.toml", "[tls\n")
         write(tmp_path, "fine.toml", "")
-        with pytest.raises(ScenarioError) as caught:
-            load_catalogue([tmp_path])
-        lines = str(caught.value).splitlines()
-        assert len(lines) == 2
-        assert lines[0].startswith(f"{tmp_path / 'one.toml'}: era: ")
-        assert lines[1].startswith(f"{tmp_path / 'two.toml'}: line 1")
+        catalogue = load_catalogue([tmp_path])
+        assert set(catalogue) == {"fine"}
+        assert sorted(catalogue.broken) == ["one", "two"]
+        assert catalogue.broken["one"].error.startswith(f"{tmp_path / 'one.toml'}: era: ")
+        assert catalogue.broken["two"].error.startswith(f"{tmp_path / 'two.toml'}: line 1")
+        with pytest.raises(ScenarioError, match=r"one\.toml: era: "):
+            catalogue.get_scenario("one")
 
     def test_only_visible_toml_files_count(self, tmp_path):
         """Hidden files, other suffixes and sub-folders are not scenarios."""

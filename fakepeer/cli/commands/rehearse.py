@@ -70,7 +70,10 @@ def _resolve(path: Path, env: Environment) -> Path:
 
 def _plan(args: argparse.Namespace, env: Environment) -> tuple[Plan, Catalogue]:
     catalogue = open_catalogue(args, env)
-    return load_plan(find_plan(args.plan, env.cwd), catalogue), catalogue
+    plan = load_plan(find_plan(args.plan, env.cwd), catalogue)
+    for note in plan.notes:
+        env.warn(f"note: {note}")
+    return plan, catalogue
 
 
 class _Progress:

@@ -285,7 +285,7 @@ def describe(scenario: Scenario) -> list[str]:
 
 
 def _show(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    scenario = open_catalogue(args, env).get_scenario(args.name)
+    scenario = open_catalogue(args, env, named=args.name).get_scenario(args.name)
     for line in describe(scenario):
         env.say(line)
     if args.no_chain:

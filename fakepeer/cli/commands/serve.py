@@ -109,11 +109,11 @@ def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
     name = args.scenario or env.variables.get("FAKEPEER_SCENARIO")
     if not name:
         return scenario_from_options(args)
-    catalogue = open_catalogue(args, env)
-    if name not in catalogue:
+    catalogue = open_catalogue(args, env, named=name)
+    if name not in catalogue and name not in catalogue.broken:
         raise ScenarioError(f"no scenario {name!r}; known: {', '.join(sorted(catalogue))} "
                             "(see `fakepeer scenarios list`)")
-    scenario = catalogue[name]
+    scenario = catalogue.get_scenario(name)  # a broken file fails with its own error
     try:
         changes: dict[str, Any] = {"tls": tls_overrides(scenario.tls, args),
                                    "sip": sip_overrides(scenario.sip, args),
@@ -174,9 +174,9 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     def switch(name: str, *, reload: bool = False) -> str:
         """Serve another catalogue scenario (or re-read the current one's file)."""
         catalogue = open_catalogue(args, env)
-        if name not in catalogue:
+        if name not in catalogue and name not in catalogue.broken:
             raise ScenarioError(f"no scenario {name!r}; known: {', '.join(sorted(catalogue))}")
-        chosen = catalogue[name]
+        chosen = catalogue.get_scenario(name)
         new_timeline, new_phases = phases_for(chosen)
         wire_dialback(args, new_timeline, new_phases, listeners.sip_factory)
         listeners.timeline.load(new_phases)
