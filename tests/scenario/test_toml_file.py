@@ -215,6 +215,19 @@ def test_a_broken_plan_file_is_one_line_with_exit_1(tmp_path, name):
     assert line.startswith(f"fakepeer: error: {path}: ") and expected in line
 
 
+def test_a_plan_file_this_user_may_not_read(tmp_path):
+    """`fakepeer rehearse FILE` of a plan the user may not read: one line with the fix,
+    exit 1 (a real process without root's file capabilities)."""
+    plan = tmp_path / "plan.toml"
+    plan.write_text(PLAN)
+    plan.chmod(0o000)
+    checked = run(as_ordinary_user(fakepeer("rehearse", str(plan), "--check")), tmp_path)
+    assert checked.status == ExitStatus.ERROR
+    assert one_line_error(checked) == (
+        f"fakepeer: error: {plan}: cannot read it: permission denied; give this user read "
+        "access (chmod or chown), or run fakepeer as a user who may read it")
+
+
 def test_a_plan_naming_a_broken_scenario_fails_with_that_scenarios_error(tmp_path):
     """The plan is fine, the scenario it names is not: the error says both."""
     (tmp_path / "mine").mkdir()
