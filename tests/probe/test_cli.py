@@ -4,7 +4,13 @@ verdict line, repeated attempts, option errors, and parsing of HOST[:PORT] and `
 from __future__ import annotations
 
 import json
+import os
+import selectors
+import signal
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -16,7 +22,7 @@ from fakepeer.pki import export
 from fakepeer.pki.keys import private_key_pem
 from tests.conftest import require
 from tests.peers.kamailio import free_port, kamailio
-from tests.probe.conftest import SBC
+from tests.probe.conftest import SBC, TIMEOUT
 
 OUTBOUND_KINDS = ["probe", "tcp-connected", "tls-established", "certificate-check",
                   "sip-request", "sip-response", "closed", "verdict"]
@@ -79,6 +85,61 @@ class TestAgainstAnSbc:
         assert run.status == ExitStatus.SUCCESS
         kinds = [json.loads(line)["kind"] for line in log.read_text().splitlines()]
         assert kinds == OUTBOUND_KINDS
+
+
+def _signalled_probe(store, cwd, port, stop: signal.Signals, *options: str) -> int:
+    """Run ``fakepeer probe`` as a process, send it ``stop`` after its first verdict and
+    return its exit status (bounded: 20 s for the verdict, 10 s to end)."""
+    argv = [sys.executable, "-m", "fakepeer", "probe", f"127.0.0.1:{port}", "--json",
+            "--certs", str(store), "--timeout", TIMEOUT, "--interval", "0.2", *options]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as process:
+        try:
+            seen = b""
+            deadline = time.monotonic() + 20
+            with selectors.DefaultSelector() as selector:
+                selector.register(process.stdout, selectors.EVENT_READ)
+                while b'"kind": "verdict"' not in seen and time.monotonic() < deadline:
+                    if selector.select(timeout=0.5):
+                        chunk = os.read(process.stdout.fileno(), 65536)
+                        assert chunk, f"probe ended before a verdict: {process.stderr.read()!r}"
+                        seen += chunk
+            assert b'"kind": "verdict"' in seen, "no verdict within 20 s"
+            process.send_signal(stop)
+            status = process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert b"Traceback" not in process.stderr.read()
+        return status
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_failure_seen_is_exit_3_even_when_a_signal_ends_the_run(session_store, tmp_path,
+                                                                   stop):
+    """docs/exit-status.md: a failure seen beats an interruption, as in rehearse. The old
+    probe exited 130 on SIGINT whatever it had seen, and SIGTERM killed it (-15)."""
+    status = _signalled_probe(session_store, tmp_path, free_port(), stop, "--count", "0")
+    assert status == ExitStatus.PEER_FAILED
+
+
+@pytest.mark.loopback
+def test_count_0_runs_until_a_signal_and_then_reports_its_passes(sbc, session_store,
+                                                                  tmp_path):
+    """--count 0 means "until interrupted": SIGTERM is its planned end, so every attempt
+    passing is 0 (the old probe died of SIGTERM, and exited 130 on SIGINT)."""
+    status = _signalled_probe(session_store, tmp_path, sbc.port, signal.SIGTERM,
+                              "--fqdn", SBC, "--count", "0")
+    assert status == ExitStatus.SUCCESS
+
+
+@pytest.mark.loopback
+def test_a_count_cut_short_by_a_signal_is_130(sbc, session_store, tmp_path):
+    """--count N stopped before its N attempts, with no failure: interrupted, 130."""
+    status = _signalled_probe(session_store, tmp_path, sbc.port, signal.SIGINT,
+                              "--fqdn", SBC, "--count", "1000")
+    assert status == ExitStatus.ERROR_CTRL_C
 
 
 def test_a_closed_port_is_a_tcp_failure_and_exit_3(probe):

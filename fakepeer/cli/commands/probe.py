@@ -4,7 +4,10 @@ The other direction of ``serve``: fakepeer is the TLS client, presents the era's
 chain as its client certificate (Microsoft; Genesys presents none), judges the SBC's
 certificate the way the cloud does and sends OPTIONS. One verdict line per attempt; the
 exit status is 0 only when every attempt passed both ways (the SBC accepted us and we
-accepted the SBC), :attr:`ExitStatus.PEER_FAILED` otherwise.
+accepted the SBC), :attr:`ExitStatus.PEER_FAILED` when any attempt failed, even if SIGINT
+or SIGTERM then cut the run short (as ``rehearse``: a failure seen is the news), and
+:attr:`ExitStatus.ERROR_CTRL_C` when they cut short a run with no failure, unless it was
+``--count 0``, which runs until a signal and ends with 0 then (docs/exit-status.md).
 
 The client chain is the one ``serve`` would serve for the same ``--profile``, ``--era``,
 ``--path`` and ``--defect`` (:func:`fakepeer.cli.options.scenario_from_options`, then
@@ -123,11 +126,11 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     finally:
         if log is not None:
             log.close()
-    if interrupted:
+    if any(not result.ok for result in results):
+        return ExitStatus.PEER_FAILED
+    if interrupted and (args.count != 0 or not results):  # --count 0 runs until a signal
         return ExitStatus.ERROR_CTRL_C
-    if results and all(result.ok for result in results):
-        return ExitStatus.SUCCESS
-    return ExitStatus.PEER_FAILED
+    return ExitStatus.SUCCESS if results else ExitStatus.PEER_FAILED
 
 
 def _resolve(host: str, port: int) -> str:
@@ -148,11 +151,18 @@ def _private_reactor() -> IRunReactor:
     return cast(IRunReactor, SelectReactor())
 
 
-def _run_reactor(reactor: IRunReactor, work: Callable[[], Any]) -> bool:
-    """Run ``reactor`` until ``work()``'s Deferred fires or SIGINT; True if interrupted.
+#: The signals that end a probe run early, with a report of what it saw.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    SIGINT is caught only while the reactor runs (and only in the main thread, where
-    Python delivers signals), then the previous handler is restored.
+
+def _run_reactor(reactor: IRunReactor, work: Callable[[], Any]) -> bool:
+    """Run ``reactor`` until ``work()``'s Deferred fires or SIGINT/SIGTERM; True if
+    interrupted.
+
+    Both signals are caught only while the reactor runs (and only in the main thread,
+    where Python delivers signals), then the previous handlers are restored. SIGTERM as
+    SIGINT: ``timeout``, ``kill`` and container stops send it, and the events file must
+    be closed and the status say what was seen in either case.
     """
     from twisted.internet.defer import maybeDeferred
 
@@ -168,19 +178,20 @@ def _run_reactor(reactor: IRunReactor, work: Callable[[], Any]) -> bool:
         done.addErrback(failures.append)
         done.addBoth(stop)
 
-    def on_sigint(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         interrupted.append(True)
         reactor.callFromThread(stop)
 
     reactor.callWhenRunning(begin)
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+    previous = ({number: signal.signal(number, on_signal) for number in _STOP_SIGNALS}
+                if main_thread else {})
     try:
         # Every real reactor's run() takes the flag; IReactorCore's declaration omits it.
         reactor.run(installSignalHandlers=False)  # type: ignore[call-arg]
     finally:
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         with contextlib.suppress(Exception):  # free the waker's pipe: one reactor per run
             waker = reactor.waker  # type: ignore[attr-defined]  # the select reactor's own
             cast(IReactorFDSet, reactor).removeReader(waker)
