@@ -153,6 +153,30 @@ def test_serve_naming_a_broken_scenario_fails_with_its_error(tmp_path):
         "too deeply to read")
 
 
+def test_serve_goes_on_past_a_broken_file_and_switching_to_it_is_refused(session_store,
+                                                                         tmp_path):
+    """A live `fakepeer serve` whose scenarios folder holds a broken file starts (the old
+    one refused to start at all), says so on stderr once, and the HTTP switch to that
+    scenario is refused with the file's error while the running one goes on."""
+    from tests.serve.harness import serving
+    from tests.serve.test_http_side import _post
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "lab-one.toml").write_text('era = "microsoft-2026"\n')
+    broken = _make(folder, "nested-arrays")
+    with serving(session_store, "--scenario", "lab-one", "--scenarios", str(folder)) as server:
+        status, reply = _post(server.http_port, "/control/scenario", {"name": "nested-arrays"})
+        assert status == 409, reply
+        assert reply["error"].startswith(f"{broken}: arrays or inline tables nested too "
+                                         "deeply to read"), reply
+        status, reply = _post(server.http_port, "/control/scenario", {"name": "lab-one"})
+        assert status == 200, reply
+    assert not [line for line in server.stderr if "Traceback" in line], server.stderr
+    assert any(line.startswith(f"warning: {broken}: arrays or inline tables nested too "
+                               "deeply") for line in server.stderr), server.stderr
+
+
 def test_a_user_file_that_is_broken_hides_the_shipped_one_it_meant_to_replace(tmp_path):
     """A broken override of a shipped scenario is not silently replaced by the original."""
     (tmp_path / "expired-leaf.toml").write_text("[tls\n")
