@@ -26,6 +26,7 @@ from fakepeer.net.http_access import CONTROL_CONTENT_TYPE
 from fakepeer.net.http_server import MAX_REQUEST_BODY, HttpLog
 from fakepeer.net.pki_worker import PkiWorker
 from fakepeer.report.board import StatusBoard
+from fakepeer.report.events import Event
 from fakepeer.scenario.load import load_catalogue, scenario_dirs
 from tests.conftest import make_pki, require
 from tests.net.test_http import fetch
@@ -144,6 +145,11 @@ def test_every_method_of_each_leaf_is_documented_and_nothing_else(tree):
         assert documented_methods(child) == served_methods(resource), f"/{child}"
 
 
+def test_the_logged_statuses_sentence_is_read():
+    """The live test checks each example's event against LOGGED: it must not be empty."""
+    assert LOGGED, "docs/http.md: the 'Logged answers' item lists no status"
+
+
 def test_the_limits_written_are_the_code_s():
     assert f"{MAX_REQUEST_BODY} bytes (64 KiB)" in FLAT
     assert MAX_REQUEST_BODY == 64 * 1024
@@ -177,9 +183,10 @@ async def http_port(session_store):
     test), stopped with its PKI worker afterwards."""
     started = []
 
-    def start(token: str | None = None) -> int:
+    def start(token: str | None = None, events: list[Event] | None = None) -> int:
         assert not started, "one HTTP side per test"
-        site = build_site(make_pki(session_store), StatusBoard(), actions(), token)
+        sink = events.append if events is not None else None
+        site = build_site(make_pki(session_store), StatusBoard(), actions(), token, sink=sink)
         started.append((reactor.listenTCP(0, site, interface="127.0.0.1"), site))
         return int(started[0][0].getHost().port)
 
@@ -269,6 +276,9 @@ def example_lines(block: str) -> list[Example]:
 FENCE = re.compile(r"^```sh\n(.*?)^```$", re.M | re.S)
 BLOCKS = [(heading, index, body) for heading, text in SECTIONS.items()
           for index, body in enumerate(FENCE.findall(text))]
+#: The statuses the page says are logged, one event each.
+LOGGED = {int(s) for s in re.findall(r"\d{3}", FLAT.split("- Logged answers: each of")[1]
+                                                  .split(" is one ")[0])}
 ASSIGN_BASE64 = re.compile(r"(\w+)=\$\(base64 -w0 (\S+)\)\Z")
 
 
@@ -280,7 +290,8 @@ async def test_every_example_block_runs_as_written(http_port, tmp_path, heading,
     """Line by line, in one folder: curl lines are sent (the files they save kept for the
     next lines), openssl lines run, ``VAR=$(base64 -w0 FILE)`` sets a variable."""
     token = re.search(r"`fakepeer serve [^`]*--http-token (\S+?)`", SECTIONS[heading])
-    port = http_port(token[1] if token else None)
+    events: list[Event] = []
+    port = http_port(token[1] if token else None, events)
     variables: dict[str, str] = {}
     curls = 0
     for example in example_lines(block):
@@ -296,8 +307,11 @@ async def test_every_example_block_runs_as_written(http_port, tmp_path, heading,
         elif words[0] == "curl":
             assert example.status is not None, f"{example.line}: no '# STATUS' written"
             curl = read_curl(words, tmp_path, variables)
+            before = len(events)
             answer = await send(port, curl.method, curl.path, curl.body,
                                 curl.headers)
+            logged = [e for e in events[before:] if e.kind in ("http-refused", "http-error")]
+            assert len(logged) == (answer.status in LOGGED), f"{example.line}: {logged}"
             assert answer.status == example.status, f"{example.line}: {answer}"
             if example.content_type:
                 assert answer.content_type == example.content_type, example.line

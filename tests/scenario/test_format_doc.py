@@ -437,3 +437,11 @@ def test_the_shipped_scenarios_are_where_the_page_says():
     assert "`scenarios/`" in PAGE and "`fakepeer scenarios list`" in PAGE
     assert "`fakepeer scenarios show NAME`" in PAGE
     assert f"`{vocabulary.DEFAULT_ERA}`" in cell(TOP, "era", "default")
+
+
+def test_a_profile_alone_does_not_choose_the_era():
+    """As the era row says: the era defaults to microsoft-2026 whatever the profile (the
+    profile follows the era, not the other way round)."""
+    assert scenario_from_mapping({"profile": "genesys"}, name="x").era == vocabulary.DEFAULT_ERA
+    assert scenario_from_mapping({"era": "genesys"}, name="x").profile == "genesys"
+    assert '`profile = "genesys"` alone does not change it' in cell(TOP, "era", "meaning")
