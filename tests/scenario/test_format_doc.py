@@ -22,6 +22,7 @@ from fakepeer import vocabulary
 from fakepeer.errors import ScenarioError
 from fakepeer.scenario import load, model
 from fakepeer.scenario.load import load_scenario, scenario_from_mapping
+from fakepeer.scenario.toml_file import MAX_TOML_BYTES
 from fakepeer.scenario.validate import ScenarioValueError
 
 PAGE = (Path(__file__).resolve().parents[2] / "docs" / "scenario-format.md").read_text(
@@ -171,7 +172,7 @@ def choices(heading: str, key: str, beside: Mapping[str, object] | None = None
     exc = refusal(heading, key, value, beside)
     if exc is None:
         return None
-    match = CHOICE_LIST.search(exc.problem)
+    match = CHOICE_LIST.search(re.sub(r" \(did you mean [^)]*\)", "", exc.problem))
     return match["values"].split(", ") if match else None
 
 
@@ -445,3 +446,9 @@ def test_a_profile_alone_does_not_choose_the_era():
     assert scenario_from_mapping({"profile": "genesys"}, name="x").era == vocabulary.DEFAULT_ERA
     assert scenario_from_mapping({"era": "genesys"}, name="x").profile == "genesys"
     assert '`profile = "genesys"` alone does not change it' in cell(TOP, "era", "meaning")
+
+
+def test_the_file_size_limit_is_the_reader_s():
+    """The Errors section's size limit is ``toml_file.MAX_TOML_BYTES``."""
+    assert MAX_TOML_BYTES % (1024 * 1024) == 0
+    assert f"larger than {MAX_TOML_BYTES // (1024 * 1024)} MiB" in SECTIONS["Errors"]
