@@ -32,10 +32,11 @@ python=${PYTHON:-python3}
 # kamailio with its TLS module (an SBC-like peer and the benchmark reference); podman with
 # runc, slirp4netns, uidmap and debootstrap build and run the real image (tests/container);
 # chromium renders the status page and the rehearsal report headless; python3-venv lets
-# the set-up test make a venv with Debian's own Python (tests/test_setup.py).
+# the set-up test make a venv with Debian's own Python (tests/test_setup.py); tshark
+# (with dumpcap) captures a rehearsal on loopback and decrypts it with fakepeer's key log.
 debs=(openssl ca-certificates)
 [ $want_test = 1 ] && debs+=(sipsak kamailio kamailio-tls-modules procps
-                             podman runc slirp4netns uidmap debootstrap chromium)
+                             podman runc slirp4netns uidmap debootstrap chromium tshark)
 [ $want_test = 1 ] && [ -x /usr/bin/python3 ] && debs+=(python3-venv)
 
 venv_works() { "$venv/bin/python" -c 'import pip' >/dev/null 2>&1; }

@@ -232,6 +232,10 @@ def scenario_from_mapping(data: Mapping[str, object], *, name: str,
     if "profile" not in data:  # the era's own profile: genesys for the genesys era
         era = vocabulary.ERAS.get(str(arguments.get("era")))
         arguments["profile"] = era.profile if era is not None else vocabulary.DEFAULT_PROFILE
+    elif "era" not in data:  # the profile's own era, as `serve --profile genesys` has it
+        terms = vocabulary.PROFILES.get(str(arguments["profile"]))
+        if terms is not None:
+            arguments["era"] = terms.default_era
     if "defects" in data:
         arguments["defects"] = _string_array(data["defects"], "defects")
     base_tls = _converted(_table(data.get("tls", {}), "tls"), _TLS_KEYS, "tls")

@@ -440,12 +440,13 @@ def test_the_shipped_scenarios_are_where_the_page_says():
     assert f"`{vocabulary.DEFAULT_ERA}`" in cell(TOP, "era", "default")
 
 
-def test_a_profile_alone_does_not_choose_the_era():
-    """As the era row says: the era defaults to microsoft-2026 whatever the profile (the
-    profile follows the era, not the other way round)."""
-    assert scenario_from_mapping({"profile": "genesys"}, name="x").era == vocabulary.DEFAULT_ERA
+def test_a_profile_alone_chooses_its_era_and_an_era_its_profile():
+    """As the era row says. Before: `profile = "genesys"` alone served microsoft-2026 (a
+    Genesys peer with Microsoft's chain), while `serve --profile genesys` served genesys."""
+    assert scenario_from_mapping({"profile": "genesys"}, name="x").era == "genesys"
+    assert scenario_from_mapping({"profile": "microsoft"}, name="x").era == vocabulary.DEFAULT_ERA
     assert scenario_from_mapping({"era": "genesys"}, name="x").profile == "genesys"
-    assert '`profile = "genesys"` alone does not change it' in cell(TOP, "era", "meaning")
+    assert '`profile = "genesys"` alone is enough' in cell(TOP, "era", "meaning")
 
 
 def test_the_file_size_limit_is_the_reader_s():
