@@ -208,7 +208,7 @@ def _roots_index(pki: Pki) -> Reply:
         certificate = pki.certificate(spec.id).certificate
         rows.append(
             f"<tr><td>{html.escape(export.openssl_oneline(certificate.subject))}</td>"
-            f"<td><a href='{spec.id}.pem'>PEM</a> <a href='{spec.id}.crt'>DER</a></td>"
+            f"<td><a href='/ca/{spec.id}.pem'>PEM</a> <a href='/ca/{spec.id}.crt'>DER</a></td>"
             f"<td><code>{export.thumbprint(certificate)}</code></td></tr>")
     page = _page("fakepeer roots", "<h1>Mirrored roots (throwaway, lab only)</h1>"
                  "<table><tr><th>subject</th><th>download</th><th>SHA-1</th></tr>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import select
 import socket
 import time
@@ -412,3 +413,17 @@ async def test_roots_crl_and_ocsp_are_served_from_the_worker(serve_http, session
     assert crl.is_signature_valid(x509.load_pem_x509_certificate(pem).public_key())
     code, page, _ = await fetch(side.number, "GET", "/ca/")
     assert code == 200 and b"DigiCert Global Root G2" in page
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_roots_page_links_work_with_or_without_the_slash(serve_http):
+    """/ca and /ca/ serve the same page; its links were relative, so from /ca they
+    resolved to /<id>.pem, a 404."""
+    side = serve_http()
+    for path in ("/ca", "/ca/"):
+        code, page, _ = await fetch(side.number, "GET", path)
+        assert code == 200
+        links = re.findall(rb"href='([^']+\.(?:pem|crt))'", page)
+        assert links and all(link.startswith(b"/ca/") for link in links), links
+    code, _, kind = await fetch(side.number, "GET", links[0].decode())
+    assert (code, kind) == (200, "application/x-pem-file")
