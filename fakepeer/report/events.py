@@ -50,6 +50,7 @@ SniOutcome = Literal["matched", "absent", "unknown", "not-applicable"]
 TlsFailureReason = Literal[
     "peer-alert", "peer-closed-without-alert", "no-shared-cipher", "protocol-version",
     "no-shared-group", "client-certificate-missing", "client-certificate-untrusted",
+    "client-certificate-without-intermediate",
     "client-certificate-wrong-eku", "client-certificate-expired",
     "client-certificate-rejected", "server-certificate-rejected", "not-tls", "tls-error",
     "incomplete", "stalled"]

@@ -51,6 +51,8 @@ MISSED_REFUSAL_DEFAULT = "make the SBC verify the peer's certificate chain and n
 REFUSAL_HINTS: Mapping[str, str] = MappingProxyType({
     "client-certificate-missing": "give the SBC's Teams TLS profile its certificate (mutual TLS)",
     "client-certificate-untrusted": "use a certificate from a public CA (here: certs issue-sbc)",
+    "client-certificate-without-intermediate": "make the SBC send its full chain: its "
+                                               "certificate and the CA that issued it",
     "client-certificate-wrong-eku": "its certificate lacks clientAuth (the 2024-03 rule; "
                                     "--tolerate-missing-client-auth models the relaxation)",
     "client-certificate-expired": "renew the SBC's certificate",

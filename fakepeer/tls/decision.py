@@ -44,8 +44,7 @@ def decide_client_certificate(policy: TlsPolicy, observation: TlsObservation) ->
         return None
     alert = sslstream_alert_for(bad)
     listed = ", ".join(f"{c} {verify_error_name(c)}" for c in sorted(bad))
-    return Refusal(
+    reason, detail = observation.refined(
         certificate_reason(bad),
-        alert,
-        f"client certificate refused ({listed}); SslStream answers {alert_name(alert)}",
-    )
+        f"client certificate refused ({listed}); SslStream answers {alert_name(alert)}")
+    return Refusal(reason, alert, detail)

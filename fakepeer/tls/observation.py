@@ -130,6 +130,7 @@ class FailureReason(StrEnum):
     NO_SHARED_GROUP = "no-shared-group"
     CLIENT_CERTIFICATE_MISSING = "client-certificate-missing"
     CLIENT_CERTIFICATE_UNTRUSTED = "client-certificate-untrusted"
+    CLIENT_CERTIFICATE_WITHOUT_INTERMEDIATE = "client-certificate-without-intermediate"
     CLIENT_CERTIFICATE_WRONG_EKU = "client-certificate-wrong-eku"
     CLIENT_CERTIFICATE_EXPIRED = "client-certificate-expired"
     CLIENT_CERTIFICATE_REJECTED = "client-certificate-rejected"
@@ -365,6 +366,30 @@ class TlsObservation:
             f"handshake still in progress at {self.last_state or 'start'}",
         )
 
+    def missing_issuer(self) -> str | None:
+        """The issuer of the SBC's leaf when nothing it sent (nor the trust store) holds
+        it: OpenSSL's error 20 at depth 0 for a leaf that is not self-issued. Almost always
+        an SBC that sends its certificate without the intermediate CA."""
+        leaf = self.peer_leaf or self.presented_leaf
+        if leaf is None or not any(e.code == 20 and e.depth == 0 for e in self.verify_errors):
+            return None
+        try:
+            if leaf.issuer == leaf.subject:
+                return None
+            return leaf.issuer.rfc4514_string()
+        except ValueError:  # a name cryptography cannot read: reported as unreadable
+            return None
+
+    def refined(self, reason: FailureReason, detail: str) -> tuple[FailureReason, str]:
+        """An untrusted client certificate whose issuer never came: say so, as probe does
+        for the other direction, instead of "not from a trusted CA"."""
+        issuer = self.missing_issuer() if self.role == "server" else None
+        if reason is not FailureReason.CLIENT_CERTIFICATE_UNTRUSTED or issuer is None:
+            return reason, detail
+        return (FailureReason.CLIENT_CERTIFICATE_WITHOUT_INTERMEDIATE,
+                f"the SBC sent no intermediate: its certificate came without the CA that "
+                f"issued it ({issuer}); {detail}")
+
     def _our_reason(self) -> tuple[FailureReason, str]:
         text = "; ".join(self.openssl_errors)
         lowered = text.lower()
@@ -374,7 +399,7 @@ class TlsObservation:
         if "certificate verify failed" in lowered or self.verify_errors:
             codes = self.verify_error_codes
             names = ", ".join(f"{e.code} {e.name} at depth {e.depth}" for e in self.verify_errors)
-            return certificate_reason(codes, self.role), names or text
+            return self.refined(certificate_reason(codes, self.role), names or text)
         return FailureReason.TLS_ERROR, text or "OpenSSL refused without a reason string"
 
 
