@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +110,8 @@ class Kamailio:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @contextmanager
@@ -120,7 +121,8 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
                             "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256",
              children: int = 2, debug: int = 1, ping: str | None = None,
              fqdn: str = "sbc.lab.example", server_ca_pem: bytes | None = None,
-             ca_setting: tuple[str, Path] | None = None) -> Iterator[Kamailio]:
+             ca_setting: tuple[str, Path] | None = None, launcher: Sequence[str] = (),
+             shared_memory_mb: int = 256) -> Iterator[Kamailio]:
     """Run Kamailio on an ephemeral 127.0.0.1 port until the block ends.
 
     With ``ping`` (``host:port``) it also acts as an SBC's dispatcher: it pings that
@@ -128,6 +130,9 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
     certificate with ``fqdn`` in Contact, and (given ``server_ca_pem``) verifying the
     server's chain against it. ``ca_setting`` (``("ca_list", file)`` or ``("ca_path",
     folder)``) points the server's trust at files of the caller's, as exported.
+    ``launcher`` goes before the command (the benchmark pins Kamailio to one core with
+    ``("taskset", "-c", "0")``); ``shared_memory_mb`` sizes its shared memory (``-m``),
+    which holds every TLS connection's state.
     """
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
@@ -160,8 +165,8 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
         pinger=pinger, pinger_modules=_PINGER_MODULES if ping is not None else ""))
     log = (folder / "kamailio.log").open("wb")
     process = subprocess.Popen(
-        [binary, "-f", str(folder / "kamailio.cfg"), "-DD", "-E", "-Y", str(folder),
-         "-m", "256", "-M", "32"], stdout=log, stderr=subprocess.STDOUT)
+        [*launcher, binary, "-f", str(folder / "kamailio.cfg"), "-DD", "-E", "-Y", str(folder),
+         "-m", str(shared_memory_mb), "-M", "32"], stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
