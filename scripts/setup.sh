@@ -33,10 +33,13 @@ python=${PYTHON:-python3}
 # runc, slirp4netns, uidmap and debootstrap build and run the real image (tests/container);
 # chromium renders the status page and the rehearsal report headless; python3-venv lets
 # the set-up test make a venv with Debian's own Python (tests/test_setup.py); tshark
-# (with dumpcap) captures a rehearsal on loopback and decrypts it with fakepeer's key log.
+# (with dumpcap) captures a rehearsal on loopback and decrypts it with fakepeer's key log;
+# gcc with libc6-dev, libssl-dev and libwolfssl-dev build the benchmark's C load generator
+# (benchmarks/tlsload/), which the benchmark compiles on first use.
 debs=(openssl ca-certificates)
 [ $want_test = 1 ] && debs+=(sipsak kamailio kamailio-tls-modules procps
-                             podman runc slirp4netns uidmap debootstrap chromium tshark)
+                             podman runc slirp4netns uidmap debootstrap chromium tshark
+                             gcc libc6-dev libssl-dev libwolfssl-dev)
 [ $want_test = 1 ] && [ -x /usr/bin/python3 ] && debs+=(python3-venv)
 
 venv_works() { "$venv/bin/python" -c 'import pip' >/dev/null 2>&1; }
