@@ -251,7 +251,7 @@ def machine_facts(cores: tuple[int, int]) -> dict[str, Any]:
             "server_core": cores[0], "generator_core": cores[1],
             "python": platform.python_version(),
             "debian_openssl": _first_line(["openssl", "version"]),
-            "kamailio": _first_line(["kamailio", "-v"]),
+            "kamailio": _first_line(["kamailio", "-v"]).removeprefix("version: ").strip(),
             "load_average_start": list(os.getloadavg())}
 
 
