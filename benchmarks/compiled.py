@@ -57,7 +57,7 @@ def build(program: Program) -> Path:
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise BuildError("no C compiler on PATH: install gcc and libc6-dev "
-                         "(scripts/setup.sh --test installs them)")
+                         "(scripts/setup.sh --bench installs them)")
     target = BUILD / f"{program.name}-{program.digest(compiler)}" / program.name
     if target.exists():
         return target
@@ -71,6 +71,6 @@ def build(program: Program) -> Path:
         first = next((line for line in done.stderr.splitlines() if "error" in line),
                      done.stderr.strip()[:200])
         raise BuildError(f"cannot build {program.name} ({first.strip()}): install "
-                         f"{program.package} (scripts/setup.sh --test installs it)")
+                         f"{program.package} (scripts/setup.sh --bench installs it)")
     partial.replace(target)
     return target

@@ -3,6 +3,8 @@
 # a Debian-like machine, as root or as a normal user:
 #   scripts/setup.sh          fakepeer and its runtime dependencies: .venv/bin/fakepeer
 #   scripts/setup.sh --test   also the test extra and the real peers the tests talk to
+#   scripts/setup.sh --bench  --test, and the compiler and TLS headers the benchmark's C
+#                             load generator is built with (benchmarks/tlsload/)
 #   PYTHON=python3.12 scripts/setup.sh   another interpreter (default: python3 on PATH)
 #
 # Never into the system interpreter: Debian 12 and Ubuntu 24.04 forbid that (PEP 668),
@@ -18,12 +20,14 @@ say() { echo "setup: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 want_test=0
+want_bench=0
 case "${1:-}" in
   "") ;;
   --test) want_test=1 ;;
-  *) die "unknown option '$1': scripts/setup.sh takes only --test" ;;
+  --bench) want_test=1; want_bench=1 ;;
+  *) die "unknown option '$1': scripts/setup.sh takes only --test or --bench" ;;
 esac
-[ $# -le 1 ] || die "too many arguments ($*): scripts/setup.sh takes only --test"
+[ $# -le 1 ] || die "too many arguments ($*): scripts/setup.sh takes only --test or --bench"
 
 venv=.venv
 python=${PYTHON:-python3}
@@ -33,13 +37,14 @@ python=${PYTHON:-python3}
 # runc, slirp4netns, uidmap and debootstrap build and run the real image (tests/container);
 # chromium renders the status page and the rehearsal report headless; python3-venv lets
 # the set-up test make a venv with Debian's own Python (tests/test_setup.py); tshark
-# (with dumpcap) captures a rehearsal on loopback and decrypts it with fakepeer's key log;
-# gcc with libc6-dev, libssl-dev and libwolfssl-dev build the benchmark's C load generator
-# (benchmarks/tlsload/), which the benchmark compiles on first use.
+# (with dumpcap) captures a rehearsal on loopback and decrypts it with fakepeer's key log.
+# With --bench, gcc with libc6-dev, libssl-dev and libwolfssl-dev build the benchmark's C
+# load generator (benchmarks/tlsload/, compiled on first use); no test needs them, so CI
+# (--test) does not download a compiler.
 debs=(openssl ca-certificates)
 [ $want_test = 1 ] && debs+=(sipsak kamailio kamailio-tls-modules procps
-                             podman runc slirp4netns uidmap debootstrap chromium tshark
-                             gcc libc6-dev libssl-dev libwolfssl-dev)
+                             podman runc slirp4netns uidmap debootstrap chromium tshark)
+[ $want_bench = 1 ] && debs+=(gcc libc6-dev libssl-dev libwolfssl-dev)
 [ $want_test = 1 ] && [ -x /usr/bin/python3 ] && debs+=(python3-venv)
 
 venv_works() { "$venv/bin/python" -c 'import pip' >/dev/null 2>&1; }

@@ -258,9 +258,10 @@ def test_set_up_never_stops_disables_or_kills_a_service(script: str) -> None:
 
 
 @pytest.mark.parametrize(("arguments", "variables", "message"), [
-    (["--tset"], {}, "setup: unknown option '--tset': scripts/setup.sh takes only --test"),
+    (["--tset"], {}, "setup: unknown option '--tset': scripts/setup.sh takes only --test "
+                   "or --bench"),
     (["--test", "x"], {}, "setup: too many arguments (--test x): scripts/setup.sh takes only "
-                          "--test"),
+                          "--test or --bench"),
     ([], {"PYTHON": "python3.99"}, "setup: PYTHON=python3.99 is not a command: name an "
                                     "installed Python 3.11+"),
 ])
