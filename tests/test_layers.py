@@ -8,8 +8,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parent.parent / "fakepeer"
 
 #: Bottom up; the units of one layer may import each other and anything below.
@@ -27,15 +25,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 #: Modules that import nothing of fakepeer's, so that any layer can use them.
 STANDALONE = ("vocabulary", "addresses")
-
-#: The one known violation: net/dialer.py holds probe's verdicts and takes probe's Caller
-#: (a package cycle, since probe dials through net.dialer). Part 2 of issue 13 splits
-#: dialer.py into the protocol (net) and the verdicts (probe); then this entry goes, and
-#: the test below insists that it does.
-KNOWN_EXCEPTIONS = frozenset({
-    ("fakepeer.net.dialer", "fakepeer.probe.caller"),
-    ("fakepeer.net.dialer", "fakepeer.probe.validation"),
-})
 
 _LAYER_OF = {unit: index for index, units in enumerate(LAYERS) for unit in units}
 
@@ -97,8 +86,7 @@ def test_every_unit_has_a_declared_layer():
 def test_no_module_imports_a_layer_above_its_own():
     """Imports point down (or sideways within a layer), never up."""
     upward = [found.where() for found in ALL_IMPORTS
-              if _LAYER_OF[_unit(found.imported)] > _LAYER_OF[_unit(found.importer)]
-              and (found.importer, found.imported) not in KNOWN_EXCEPTIONS]
+              if _LAYER_OF[_unit(found.imported)] > _LAYER_OF[_unit(found.importer)]]
     assert upward == []
 
 
@@ -108,13 +96,6 @@ def test_standalone_modules_import_nothing_of_fakepeer():
     imported = [found.where() for found in ALL_IMPORTS
                 if _unit(found.importer) in STANDALONE]
     assert imported == []
-
-
-@pytest.mark.parametrize(("importer", "imported"), sorted(KNOWN_EXCEPTIONS))
-def test_each_known_exception_still_exists(importer, imported):
-    """A fixed exception must leave KNOWN_EXCEPTIONS, so it cannot hide a new one."""
-    assert any(found.importer == importer and found.imported == imported
-               for found in ALL_IMPORTS)
 
 
 def test_the_check_sees_imports_inside_functions():

@@ -2,15 +2,18 @@
 """The Twisted client edge: dial an SBC as the cloud does, send OPTIONS, report.
 
 The mirror image of :mod:`fakepeer.net.sip_protocol`. :func:`dial` opens one TCP
-connection to an address, runs TLS with a :class:`fakepeer.tls.ClientConnectionCreator`
-(the profile's versions and suites, the era's client chain, SNI = the FQDN dialled), asks
-the :class:`~fakepeer.probe.caller.Caller` to judge the SBC's certificate the way the
-cloud does, sends an OPTIONS built by :func:`fakepeer.sip.build_options` and reads the
-answer with a :class:`fakepeer.sip.SipConnection`. Every step is an
+connection to an address, runs TLS with the caller's connection creator (the profile's
+versions and suites, the era's client chain, SNI = the FQDN dialled), asks the caller to
+judge the SBC's certificate the way the cloud does, sends an OPTIONS built by
+:func:`fakepeer.sip.build_options` and reads the answer with a
+:class:`fakepeer.sip.SipConnection`. Every step is an
 :class:`~fakepeer.report.events.Event` (the kinds ``serve`` uses, plus ``probe``,
-``tcp-connected``, ``tcp-failed`` and ``certificate-check``), ending with a ``verdict``;
-the Deferred fires with a :class:`DialResult`, never with an error: an SBC that fails is
-a result.
+``tcp-connected``, ``tcp-failed`` and ``certificate-check``); the Deferred fires with the
+:class:`DialFacts`, never with an error: an SBC that fails is a result. What the facts
+mean for the SBC (the verdict) is :mod:`fakepeer.probe`'s to say.
+
+Who dials is described by :class:`CallerLike` (``fakepeer.probe.caller.Caller`` is one):
+net sits below probe, so it names what it needs instead of importing it.
 
 Like the real proxy ("the service will reset the connection", real-peers.md section 3),
 fakepeer sends no OPTIONS to an SBC whose certificate it refuses and closes at once;
@@ -24,12 +27,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IHandshakeListener
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IHandshakeListener,
+    IOpenSSLClientConnectionCreator,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
@@ -38,8 +46,7 @@ from zope.interface import implementer
 from fakepeer import sip
 from fakepeer.net.endpoints import client_endpoint
 from fakepeer.net.reactors import IDialReactor
-from fakepeer.probe.caller import Caller
-from fakepeer.probe.validation import CertificateCheck
+from fakepeer.pki.chain import ServedChain
 from fakepeer.report.events import Event, Sink, utc_now
 from fakepeer.tls import FailureReason, HandshakeFailure, TlsObservation, observation_for
 from fakepeer.tls.inspect import subjects, summarize_certificate
@@ -93,73 +100,70 @@ class DialTarget:
         return f"sip:{host}:{self.port};transport=tls"
 
 
-@dataclass(frozen=True, slots=True)
-class DialVerdict:
-    """One attempt in three parts, in the vocabulary of the Teams health dashboard.
-
-    ``tls``: ``Active`` or ``Failed``; ``certificate`` (fakepeer's check of the SBC's
-    chain): ``Accepted``, ``Refused`` or ``Unchecked``; ``options``: ``Active``
-    (a 2xx answer), ``Error`` (another answer, none, or garbage) or ``None`` (not sent).
-    """
-
-    tls: str
-    tls_reason: str
-    certificate: str
-    certificate_reason: str
-    options: str
-    options_reason: str
+class ProblemLike(typing.Protocol):
+    """One finding of a certificate check (``fakepeer.probe.validation``'s problems)."""
 
     @property
-    def sbc_accepted_us(self) -> bool:
-        """The SBC completed TLS with our chain and answered OPTIONS with a 2xx."""
-        return self.tls == "Active" and self.options == "Active"
+    def message(self) -> str: ...
+
+
+class CertificateCheckLike(typing.Protocol):
+    """What the dialler reads of the cloud's check of the SBC's certificate
+    (``fakepeer.probe.validation.CertificateCheck`` is one)."""
 
     @property
-    def we_accepted_sbc(self) -> bool:
-        """fakepeer found nothing that makes the cloud refuse the SBC's certificate."""
-        return self.certificate == "Accepted"
+    def accepted(self) -> bool: ...
+    @property
+    def problems(self) -> Sequence[ProblemLike]: ...
+    def to_json(self) -> list[dict[str, object]]: ...
+
+
+class CallerLike(typing.Protocol):
+    """Who dials (``fakepeer.probe.caller.Caller`` is one): its name for messages, the
+    client chain it presents, how it makes TLS connections and judges the SBC's
+    certificate, and the SIP style and host of its OPTIONS."""
 
     @property
-    def ok(self) -> bool:
-        """Both directions of trust held: what ``fakepeer probe`` exits 0 for."""
-        return self.sbc_accepted_us and self.we_accepted_sbc
+    def label(self) -> str: ...
+    @property
+    def profile(self) -> str: ...
+    @property
+    def era(self) -> str: ...
+    @property
+    def client_chain(self) -> ServedChain | None: ...
+    @property
+    def sip_profile(self) -> sip.SipProfile: ...
+    @property
+    def sbc_eku(self) -> str: ...
+    @property
+    def from_host(self) -> str: ...
 
-    def line(self) -> str:
-        """``PASS: TLS Active; SBC certificate Accepted; OPTIONS Active (200 OK)``."""
-        parts = []
-        for label, state, reason in (("TLS", self.tls, self.tls_reason),
-                                     ("SBC certificate", self.certificate,
-                                      self.certificate_reason),
-                                     ("OPTIONS", self.options, self.options_reason)):
-            parts.append(f"{label} {state}" + (f" ({reason})" if reason else ""))
-        return ("PASS: " if self.ok else "FAIL: ") + "; ".join(parts)
+    def creator(self, server_name: str | None) -> IOpenSSLClientConnectionCreator: ...
 
-    def to_json(self) -> dict[str, Any]:
-        """The verdict's fields plus the three booleans scripts test."""
-        return {"tls": self.tls, "tls_reason": self.tls_reason,
-                "certificate": self.certificate, "certificate_reason": self.certificate_reason,
-                "options": self.options, "options_reason": self.options_reason,
-                "sbc_accepted_us": self.sbc_accepted_us,
-                "we_accepted_sbc": self.we_accepted_sbc, "ok": self.ok}
+    def judge(self, sent: Sequence[Any], *, expected_name: str | None, dialled: str,
+              now: dt.datetime) -> CertificateCheckLike: ...
 
 
 @dataclass(frozen=True, slots=True)
-class DialResult:
-    """Everything one outbound attempt produced (see :class:`DialVerdict` for the summary).
+class DialFacts:
+    """Everything one outbound attempt produced, unjudged.
 
     ``observation`` is the TLS record (``None`` when TCP never connected);
-    ``certificate_check`` is fakepeer's check of the SBC's chain (``None`` when the
-    handshake did not complete); ``response`` is the final answer to the OPTIONS.
+    ``tls_failure_detail`` says why the handshake failed, with what fakepeer knows that
+    the alert alone does not say; ``certificate_check`` is the caller's check of the SBC's
+    chain (``None`` when the handshake did not complete); ``response`` is the final
+    answer to the OPTIONS.
     """
 
     target: DialTarget
     connection: int
     caller: str
-    verdict: DialVerdict
     connect_error: str | None = None
     observation: TlsObservation | None = None
+    handshake_done: bool = False
     tls_failure: HandshakeFailure | None = None
-    certificate_check: CertificateCheck | None = None
+    tls_failure_detail: str = ""
+    certificate_check: CertificateCheckLike | None = None
     options_sent: bool = False
     response: sip.Response | None = None
     sip_problem: str | None = None
@@ -170,41 +174,15 @@ class DialResult:
         """The certificates the SBC sent, leaf first (``x509.Certificate``)."""
         return self.observation.peer_certificates if self.observation is not None else ()
 
-    @property
-    def ok(self) -> bool:
-        """Both sides accepted each other (see :attr:`DialVerdict.ok`)."""
-        return self.verdict.ok
-
-    def outbound_summary(self) -> str:
-        """``Active (...)`` or ``Error (reason)``: the outbound half of a serve verdict."""
-        if self.ok:
-            status = self.response.status if self.response is not None else 0
-            reason = self.response.reason if self.response is not None else ""
-            return f"Active ({self.target.dialled}:{self.target.port} answered {status} {reason})"
-        return f"Error ({self.target.dialled}:{self.target.port}: {self.first_problem()})"
-
-    def first_problem(self) -> str:
-        """The first thing that went wrong, in the order a connection runs into them."""
-        v = self.verdict
-        if self.connect_error is not None:
-            return f"TCP connect failed: {self.connect_error}"
-        if v.tls != "Active":
-            return v.tls_reason
-        if v.certificate == "Refused":
-            return f"fakepeer refused the SBC certificate: {v.certificate_reason}"
-        if v.options != "Active":
-            return f"OPTIONS {v.options}: {v.options_reason}"
-        return "no problem"
-
 
 Clock = Callable[[], dt.datetime]
 
 
-def dial(reactor: IDialReactor, caller: Caller, target: DialTarget, *, sink: Sink,
+def dial(reactor: IDialReactor, caller: CallerLike, target: DialTarget, *, sink: Sink,
          connection_id: int,
          timeout: float = DEFAULT_TIMEOUT, options_anyway: bool = False,
-         clock: Clock = utc_now, now: dt.datetime | None = None) -> Deferred[DialResult]:
-    """Dial ``target`` as ``caller`` and fire with the :class:`DialResult` (never fails).
+         clock: Clock = utc_now, now: dt.datetime | None = None) -> Deferred[DialFacts]:
+    """Dial ``target`` as ``caller`` and fire with the :class:`DialFacts` (never fails).
 
     ``sink`` receives every event as it happens, tagged with ``connection_id``;
     ``now`` is the time the SBC's certificate is judged at (default: ``clock()`` when
@@ -234,7 +212,8 @@ class _Attempt(Protocol):
     #: The ``TLSMemoryBIOProtocol`` once connected (Twisted types it as ``ITransport``).
     transport: Any
 
-    def __init__(self, reactor: IDialReactor, caller: Caller, target: DialTarget, sink: Sink,
+    def __init__(self, reactor: IDialReactor, caller: CallerLike, target: DialTarget,
+                 sink: Sink,
                  connection_id: int, timeout: float, options_anyway: bool, clock: Clock,
                  now: dt.datetime | None) -> None:
         self.reactor = reactor
@@ -246,12 +225,12 @@ class _Attempt(Protocol):
         self.options_anyway = options_anyway
         self.clock = clock
         self.now = now
-        self.done: Deferred[DialResult] = Deferred()
+        self.done: Deferred[DialFacts] = Deferred()
         self.events: list[Event] = []
         self.sip = sip.SipConnection()
         self.observation: TlsObservation | None = None
         self.handshake_done = False
-        self.certificate_check: CertificateCheck | None = None
+        self.certificate_check: CertificateCheckLike | None = None
         self.request: sip.Request | None = None
         self.response: sip.Response | None = None
         self.sip_problem: str | None = None
@@ -277,7 +256,7 @@ class _Attempt(Protocol):
         self._timer = None
 
     # -- connecting ----------------------------------------------------------------------
-    def start(self) -> Deferred[DialResult]:
+    def start(self) -> Deferred[DialFacts]:
         creator = self.caller.creator(self.target.server_name)  # refused options raise here
         chain = self.caller.client_chain
         client = chain.leaf.subject.rfc4514_string() if chain is not None else "none"
@@ -343,7 +322,8 @@ class _Attempt(Protocol):
             return
         self._send_options()
 
-    def _check_certificate(self, chain: tuple[Any, ...], note: str = "") -> CertificateCheck:
+    def _check_certificate(self, chain: tuple[Any, ...], note: str = ""
+                           ) -> CertificateCheckLike:
         """Check the SBC's chain as the cloud does and report it as ``certificate-check``."""
         check = self.caller.judge(chain, expected_name=self.target.server_name,
                                   dialled=self.target.dialled, now=self.now or self.clock())
@@ -478,16 +458,15 @@ class _Attempt(Protocol):
 
     def _finish(self, *, connect_error: str | None = None,
                 tls_failure: HandshakeFailure | None = None) -> None:
-        verdict = _verdict(self, connect_error, tls_failure)
-        self.emit("verdict", verdict.line(), **verdict.to_json())
-        result = DialResult(
+        facts = DialFacts(
             target=self.target, connection=self.connection_id, caller=self.caller.label,
-            verdict=verdict, connect_error=connect_error, observation=self.observation,
-            tls_failure=tls_failure, certificate_check=self.certificate_check,
-            options_sent=self.request is not None, response=self.response,
-            sip_problem=self.sip_problem, events=tuple(self.events))
+            connect_error=connect_error, observation=self.observation,
+            handshake_done=self.handshake_done, tls_failure=tls_failure,
+            tls_failure_detail=_hint(self, tls_failure) if tls_failure is not None else "",
+            certificate_check=self.certificate_check, options_sent=self.request is not None,
+            response=self.response, sip_problem=self.sip_problem, events=tuple(self.events))
         if not self.done.called:
-            self.done.callback(result)
+            self.done.callback(facts)
 
 
 def _hint(attempt: _Attempt, failure: HandshakeFailure) -> str:
@@ -508,39 +487,3 @@ def _leaf_json(summary: Any) -> dict[str, Any]:
             "eku": list(summary.extended_key_usages or ()),
             "key": f"{summary.key_type} {summary.key_bits}",
             "not_after": summary.not_after.isoformat(), "sha1": summary.sha1}
-
-
-def _verdict(attempt: _Attempt, connect_error: str | None,
-             failure: HandshakeFailure | None) -> DialVerdict:
-    if connect_error is not None:
-        return DialVerdict("Failed", f"TCP connect failed: {connect_error}", "Unchecked", "",
-                           "None", "not sent")
-    if attempt.handshake_done and (failure is None or attempt.response is not None):
-        tls, tls_reason = "Active", ""
-    elif failure is not None:
-        who = "the SBC" if failure.failed_by == "peer" else "fakepeer"
-        alert = f" with alert {failure.alert_name}" if failure.alert_name else ""
-        tls, tls_reason = "Failed", f"{who} failed the handshake{alert}: {_hint(attempt, failure)}"
-    else:
-        tls, tls_reason = "Failed", "the connection closed before the TLS handshake completed"
-    check = attempt.certificate_check
-    if check is None:
-        certificate, certificate_reason = "Unchecked", ""
-    elif check.accepted:
-        certificate = "Accepted"
-        certificate_reason = "; ".join(f"warning: {f.message}" for f in check.warnings)
-    else:
-        certificate = "Refused"
-        certificate_reason = "; ".join(f.message for f in check.blocking)
-    if attempt.request is None:
-        options = "None"
-        options_reason = ("not sent: fakepeer refused the SBC certificate"
-                          if check is not None and not check.accepted else "not sent")
-    elif attempt.response is not None:
-        status = attempt.response.status
-        options = "Active" if 200 <= status < 300 else "Error"
-        options_reason = f"{status} {attempt.response.reason}"
-    else:
-        options, options_reason = "Error", attempt.sip_problem or "no answer"
-    return DialVerdict(tls, tls_reason, certificate, certificate_reason, options,
-                       options_reason)

@@ -6,7 +6,7 @@ The real proxy does exactly this (real-peers.md section 3): once the SBC's OPTIO
 presents its certificate as a client certificate, sends OPTIONS, and only a 200 OK there
 makes the SBC "Active". :class:`DialBack` is the callable ``serve`` puts in
 ``ServeSettings.on_options_accepted``; it resolves the Contact FQDN (an ``--sbc``
-mapping first, else the system resolver), dials with :func:`fakepeer.net.dialer.dial`
+mapping first, else the system resolver), dials with :func:`fakepeer.probe.verdicts.attempt`
 and reports one ``dialback`` event on the *inbound* connection whose summary is
 ``Active (...)`` or ``Error (reason)``, which :func:`fakepeer.report.verdict.judge_connection`
 puts into that connection's verdict as "outbound ...".
@@ -33,10 +33,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from fakepeer.addresses import is_ip_address
-from fakepeer.net.dialer import DEFAULT_TIMEOUT, DialResult, DialTarget, dial
+from fakepeer.net.dialer import DEFAULT_TIMEOUT, DialTarget
 from fakepeer.net.reactors import IDialReactor
 from fakepeer.probe.caller import Caller
 from fakepeer.probe.pinger import DEFAULT_INTERVAL
+from fakepeer.probe.verdicts import DialResult, attempt
 from fakepeer.report.events import ConnectionIds, Event, Sink, utc_now
 from fakepeer.sip.grammar import normalise_host
 
@@ -162,9 +163,9 @@ class DialBack:
         target = DialTarget(address, port, None if is_ip_address(host) else host,
                             f"{host}")
         started = self.reactor.seconds()
-        done = dial(self.reactor, self.caller, target, sink=self._sink,
-                    connection_id=self._next_id(), timeout=self.timeout,
-                    options_anyway=self.options_anyway, clock=self.clock, now=self.now)
+        done = attempt(self.reactor, self.caller, target, sink=self._sink,
+                       connection_id=self._next_id(), timeout=self.timeout,
+                       options_anyway=self.options_anyway, clock=self.clock, now=self.now)
         return done.addCallback(self._dialled_back, key, started)
 
     def _dialled_back(self, result: DialResult, key: tuple[str, int], started: float) -> None:

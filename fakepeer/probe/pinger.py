@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 from twisted.internet.defer import Deferred
 
-from fakepeer.net.dialer import DEFAULT_TIMEOUT, DialResult, DialTarget, dial
+from fakepeer.net.dialer import DEFAULT_TIMEOUT, DialTarget
 from fakepeer.net.reactors import IDialReactor
 from fakepeer.probe.caller import Caller
+from fakepeer.probe.verdicts import DialResult, attempt
 from fakepeer.report.events import Sink, utc_now
 
 #: real-peers.md section 3: "the SBC should send OPTIONS about once a minute"; the proxy
@@ -43,11 +44,11 @@ def ping(reactor: IDialReactor, caller: Caller, target: DialTarget, *, sink: Sin
     results: list[DialResult] = []
     finished: Deferred[list[DialResult]] = Deferred()
 
-    def attempt() -> None:
+    def next_attempt() -> None:
         started = reactor.seconds()
         number = first_connection + len(results)
-        done = dial(reactor, caller, target, sink=sink, connection_id=number,
-                    timeout=timeout, options_anyway=options_anyway, clock=clock, now=now)
+        done = attempt(reactor, caller, target, sink=sink, connection_id=number,
+                       timeout=timeout, options_anyway=options_anyway, clock=clock, now=now)
         done.addCallback(ended, started)
 
     def ended(result: DialResult, started: float) -> None:
@@ -58,7 +59,7 @@ def ping(reactor: IDialReactor, caller: Caller, target: DialTarget, *, sink: Sin
             finished.callback(results)
             return
         wait = max(0.0, started + interval - reactor.seconds())
-        reactor.callLater(wait, attempt)
+        reactor.callLater(wait, next_attempt)
 
-    attempt()
+    next_attempt()
     return finished

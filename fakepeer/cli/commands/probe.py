@@ -85,8 +85,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    from fakepeer.net.dialer import DialResult, DialTarget
+    from fakepeer.net.dialer import DialTarget
     from fakepeer.probe.pinger import DEFAULT_INTERVAL, ping
+    from fakepeer.probe.verdicts import DialResult
 
     host, port = sbc_address(args.target)
     if args.count < 0:
