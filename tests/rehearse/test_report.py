@@ -15,7 +15,8 @@ from html.parser import HTMLParser
 import pytest
 
 from fakepeer.rehearse.plan import Plan, PlanStep
-from fakepeer.rehearse.report import build_report, printable, render_html, render_table
+from fakepeer.rehearse.render import printable, render_html, render_table
+from fakepeer.rehearse.report import build_report
 from fakepeer.rehearse.runner import PhaseInfo, PreparedStep, RunRecord, StepRecord
 from fakepeer.report.events import Event
 

@@ -87,7 +87,8 @@ class _Progress:
         self.step = 0
 
     def __call__(self, step: int, event: Event) -> None:
-        from fakepeer.rehearse.report import event_line, printable
+        from fakepeer.rehearse.render import printable
+        from fakepeer.rehearse.report import event_line
 
         if step != self.step:
             self.step = step
@@ -102,7 +103,8 @@ class _Progress:
 
 
 def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    from fakepeer.rehearse.report import build_report, render_html, render_table
+    from fakepeer.rehearse.render import render_html, render_table
+    from fakepeer.rehearse.report import build_report
     from fakepeer.rehearse.runner import Rehearsal, prepare_steps, run_in_reactor
 
     if args.idle_timeout <= 0:
