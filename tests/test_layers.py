@@ -99,6 +99,7 @@ def test_standalone_modules_import_nothing_of_fakepeer():
 
 
 def test_the_check_sees_imports_inside_functions():
-    """The walk covers lazy imports: the CLI imports the listener inside serve's runner."""
+    """The walk covers lazy imports: the CLI imports the application inside serve's
+    launcher."""
     assert any(found.importer == "fakepeer.cli.commands.serve"
-               and found.imported == "fakepeer.net.service" for found in ALL_IMPORTS)
+               and found.imported == "fakepeer.app.serve" for found in ALL_IMPORTS)

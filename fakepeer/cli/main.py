@@ -1,4 +1,11 @@
-"""The ``fakepeer`` command line: a table of subcommands, one module each."""
+"""The ``fakepeer`` command line: a table of subcommands, one module each.
+
+A command either runs to its end at once (``runner``: certs, scenarios, healthcheck) or
+prepares a :class:`~fakepeer.app.runner.Job` for the reactor (``launcher``: serve, probe,
+rehearse), which :func:`fakepeer.app.runner.run` then runs: the one place the reactor is
+started. :func:`launch` prepares such a job without running anything, for a caller whose
+reactor already runs (a test's).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,21 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from fakepeer import __version__
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import FakepeerError
 
+if TYPE_CHECKING:
+    from fakepeer.app.runner import Job
+    from fakepeer.net.reactors import IRunReactor
+
 Runner = Callable[[argparse.Namespace, Environment], ExitStatus]
+#: Prepares a command's job; a command that finds nothing to run (``rehearse --check``)
+#: returns its exit status instead.
+Launcher = Callable[[argparse.Namespace, Environment, "IRunReactor"], "Job | ExitStatus"]
 
 
 def _command_modules() -> list[ModuleType]:
@@ -38,22 +53,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> ExitStatus:
-    """Run one command; return its exit status instead of exiting (tests call this)."""
+def main(argv: Sequence[str] | None = None, env: Environment | None = None,
+         reactor: IRunReactor | None = None) -> ExitStatus:
+    """Run one command; return its exit status instead of exiting (tests call this).
+
+    A command that needs the reactor runs on ``reactor`` (default: Twisted's global one),
+    which must not be running yet: it runs until the command ends.
+    """
     env = env or Environment()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help/--version and on usage errors
         return ExitStatus(exc.code if isinstance(exc.code, int) else ExitStatus.USAGE)
-    runner: Runner = args.runner
     try:
-        return runner(args, env)
-    except FakepeerError as exc:
-        env.warn(f"fakepeer: error: {exc}")
-        return ExitStatus.ERROR
-    except KeyboardInterrupt:
+        launcher: Launcher | None = getattr(args, "launcher", None)
+        if launcher is None:
+            runner: Runner = args.runner
+            return runner(args, env)
+        from fakepeer.app.runner import run
+        from fakepeer.net.reactors import installed_reactor
+
+        running = reactor if reactor is not None else installed_reactor()
+        job = launcher(args, env, running)
+        if isinstance(job, ExitStatus):
+            return job
+        return ExitStatus(run(running, job))
+    except (FakepeerError, KeyboardInterrupt) as exc:
+        return report(env, exc)
+
+
+def report(env: Environment, error: FakepeerError | KeyboardInterrupt) -> ExitStatus:
+    """The exit status of a command that ``error`` ended, and its one line on stderr."""
+    if isinstance(error, KeyboardInterrupt):
         return ExitStatus.ERROR_CTRL_C
+    env.warn(f"fakepeer: error: {error}")
+    return ExitStatus.ERROR
+
+
+def launch(argv: Sequence[str], env: Environment, reactor: IRunReactor) -> Job | ExitStatus:
+    """The job of a reactor command (serve, probe, rehearse), prepared but not started:
+    ``job.start()`` on the running ``reactor`` runs it, ``job.interrupt()`` is SIGINT (an
+    exit status when there is nothing to run). Bad input raises its
+    :class:`~fakepeer.errors.FakepeerError` (``SystemExit`` for a usage error), which
+    :func:`report` turns into the line and status :func:`main` gives."""
+    args = build_parser().parse_args(argv)
+    launcher: Launcher | None = getattr(args, "launcher", None)
+    if launcher is None:
+        raise ValueError(f"{argv[0]!r} runs without the reactor: call main()")
+    return launcher(args, env, reactor)
 
 
 def entry_point() -> None:

@@ -1,26 +1,18 @@
-"""The options and wiring of fakepeer's outbound connections, for ``probe`` and for
-``serve``'s dial-back: the trust, EKU rule and timeout options, ``--sbc`` mappings, and
-the :class:`~fakepeer.probe.caller.Caller` and :class:`~fakepeer.probe.dialback.DialBack`
-built from a realised scenario (the proxy dials with the certificate it serves)."""
+"""The options of fakepeer's outbound connections, for ``probe`` and for ``serve``'s
+dial-back: the trust, EKU rule and timeout options and ``--sbc`` mappings, read into the
+settings :mod:`fakepeer.app.outbound` dials with."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 
 from fakepeer.addresses import SIP_TLS_PORT, AddressError, is_ip_address, parse_host_port
+from fakepeer.app.outbound import DialbackSettings, OutboundSettings
 from fakepeer.cli.options import parse_now
 from fakepeer.errors import ConfigError
-from fakepeer.net.phases import PhaseRuntime
-from fakepeer.net.reactors import IDialReactor, installed_reactor
-from fakepeer.probe.caller import Caller, build_caller
-from fakepeer.probe.dialback import DialBack
-from fakepeer.realize import RealizedScenario
-from fakepeer.scenario.model import Phase
 
 _EKU_RULES = ("serverAuth", "serverAuth+clientAuth", "clientAuth", "any")
 
@@ -98,57 +90,20 @@ def load_trust(paths: list[Path]) -> tuple[x509.Certificate, ...]:
     return tuple(roots)
 
 
-def caller_from_options(args: argparse.Namespace, realized: RealizedScenario) -> Caller:
-    """The :class:`~fakepeer.probe.caller.Caller` for ``realized`` (a scenario as served,
-    or the one probe's options describe) with the outbound options: extra trust, the EKU
-    rule, the From host."""
+def outbound_settings(args: argparse.Namespace) -> OutboundSettings:
+    """The outbound options given: extra trust, the EKU rule, the From host, the timeout
+    and ``--now``."""
     if args.timeout <= 0:
         raise ConfigError(f"--timeout {args.timeout:g}: must be positive")
-    return build_caller(realized, extra_trust=load_trust(args.trust), sbc_eku=args.sbc_eku,
-                        from_host=args.from_host)
+    return OutboundSettings(extra_trust=load_trust(args.trust), sbc_eku=args.sbc_eku,
+                            from_host=args.from_host, timeout=args.timeout,
+                            now=parse_now(args.now) if args.now else None)
 
 
-def dialback_for(args: argparse.Namespace, realized: RealizedScenario,
-                 reactor: IDialReactor | None = None) -> DialBack | None:
-    """The :class:`~fakepeer.probe.dialback.DialBack` for ``ServeSettings.on_options_accepted``
-    of one served phase, or ``None`` when neither the options (``--dialback``/``--sbc``)
-    nor the scenario (``sip.dialback``) ask for one.
-
-    It reports through the listener once ``attach(listeners.sip_factory)`` is called;
-    ``reactor`` defaults to the global one, which ``serve`` runs.
-    """
-    wanted = realized.scenario.sip.dialback
-    if args.dialback is False or not (args.dialback or args.sbc or wanted):
-        return None
-    return DialBack(reactor or installed_reactor(), caller_from_options(args, realized),
-                    sbc_map=parse_sbc_mapping(args.sbc), timeout=args.timeout,
-                    now=parse_now(args.now) if args.now else None)
-
-
-def wire_dialback(args: argparse.Namespace,
-                  timeline: Sequence[tuple[Phase, RealizedScenario]],
-                  phases: Sequence[PhaseRuntime], factory: Any,
-                  reactor: IDialReactor | None = None) -> list[DialBack]:
-    """Give every phase of a realised timeline (and its ``PhaseRuntime``, as
-    :func:`fakepeer.net.phases.phase_runtimes` built it) a
-    :class:`~fakepeer.probe.dialback.DialBack` presenting that phase's served chain,
-    reporting through the listener's ``factory``: the phases whose scenario says
-    ``sip.dialback``, or all of them with ``--dialback``/``--sbc``; none with
-    ``--no-dialback``.
-
-    Call it after building the listener, and again for the new phases of a scenario
-    switch. Returns the DialBacks (their ``results`` hold every outbound attempt).
-    """
-    if args.dialback is False:
-        return []
-    forced = bool(args.dialback or args.sbc)
-    hooks = []
-    for (_, realized), runtime in zip(timeline, phases, strict=True):
-        if not (forced or realized.scenario.sip.dialback):
-            continue
-        hook = dialback_for(args, realized, reactor)
-        assert hook is not None  # forced or asked for by the phase's scenario
-        hook.attach(factory)
-        runtime.settings.on_options_accepted = hook
-        hooks.append(hook)
-    return hooks
+def dialback_settings(args: argparse.Namespace) -> DialbackSettings:
+    """``serve``'s dial-back options: ``--dialback``/``--no-dialback``, ``--sbc`` (which
+    implies ``--dialback``) and the outbound options."""
+    wanted = False if args.dialback is False else (True if args.dialback or args.sbc
+                                                   else None)
+    return DialbackSettings(wanted=wanted, sbc_map=parse_sbc_mapping(args.sbc),
+                            outbound=outbound_settings(args))

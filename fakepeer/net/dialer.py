@@ -225,7 +225,8 @@ class _Attempt(Protocol):
         self.options_anyway = options_anyway
         self.clock = clock
         self.now = now
-        self.done: Deferred[DialFacts] = Deferred()
+        self.done: Deferred[DialFacts] = Deferred(canceller=self._cancel)
+        self._connecting: Deferred[Any] | None = None
         self.events: list[Event] = []
         self.sip = sip.SipConnection()
         self.observation: TlsObservation | None = None
@@ -270,10 +271,21 @@ class _Attempt(Protocol):
         endpoint = client_endpoint(self.reactor, self.target.address, self.target.port,
                                    timeout=self.timeout)
         tls = TLSMemoryBIOFactory(creator, True, _OneShot(self), clock=self.reactor)
-        endpoint.connect(tls).addErrback(self._connect_failed)
+        self._connecting = endpoint.connect(tls)
+        self._connecting.addErrback(self._connect_failed)
         return self.done
 
+    def _cancel(self, done: Deferred[DialFacts]) -> None:
+        """The attempt is no longer wanted (the command was interrupted): hang up."""
+        self.closing_reason = "fakepeer was interrupted"
+        if self._connecting is not None and not self._connecting.called:
+            self._connecting.cancel()
+        elif self.transport is not None:
+            self.transport.abortConnection()
+
     def _connect_failed(self, reason: Failure) -> None:
+        if self.done.called:  # cancelled: nobody waits for this attempt any more
+            return
         message = reason.getErrorMessage()
         self.emit("tcp-failed", f"TCP connect to {self.target.peer} failed: {message}",
                   error=message)

@@ -25,6 +25,7 @@ from fakepeer.errors import ConfigError
 from fakepeer.net.sip_protocol import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    OptionsHook,
     ServeSettings,
     SipServerFactory,
 )
@@ -48,12 +49,18 @@ class PhaseRuntime:
 
 def phase_runtimes(name: str, timeline: Sequence[tuple[Phase, RealizedScenario]], *,
                    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-                   max_connections: int = DEFAULT_MAX_CONNECTIONS) -> list[PhaseRuntime]:
+                   max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                   on_options_accepted: Sequence[OptionsHook | None] = ()
+                   ) -> list[PhaseRuntime]:
     """What the listener runs for each realised phase of scenario ``name`` (as
     :func:`fakepeer.realize.realize_timeline` gives them): its TLS creator and SIP
-    settings."""
+    settings. ``on_options_accepted`` gives each phase its hook after a 200 OK to an
+    OPTIONS (the dial-back), in phase order; without it no phase has one."""
+    hooks = list(on_options_accepted) or [None] * len(timeline)
+    if len(hooks) != len(timeline):
+        raise ValueError(f"{len(hooks)} hooks for {len(timeline)} phases")
     runtimes: list[PhaseRuntime] = []
-    for phase, realized in timeline:
+    for (phase, realized), hook in zip(timeline, hooks, strict=True):
         try:
             creator = ServerConnectionCreator(realized.policy, realized.chain,
                                               realized.chains_by_sni(),
@@ -68,7 +75,7 @@ def phase_runtimes(name: str, timeline: Sequence[tuple[Phase, RealizedScenario]]
             idle_timeout=idle_timeout, max_connections=max_connections,
             options_delay=served.sip.options_delay,
             options_action=served.sip.options_action,
-            expectation=realized.expectation, label=label)
+            expectation=realized.expectation, label=label, on_options_accepted=hook)
         runtimes.append(PhaseRuntime(phase.name, creator, settings, phase.duration,
                                      phase.until_connections,
                                      phase.description or realized.chain.label))

@@ -1,4 +1,5 @@
-"""Listeners as a Twisted service: one TLS-wrapped SIP factory on every ``--listen``."""
+"""Listeners as Twisted services: one TLS-wrapped SIP factory on every ``--listen``, and
+one factory on one endpoint (the HTTP side)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,19 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred
-from twisted.internet.interfaces import IHalfCloseableProtocol, IListeningPort
+from twisted.internet.defer import (
+    Deferred,
+    DeferredList,
+    gatherResults,
+    maybeDeferred,
+    succeed,
+)
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IListeningPort,
+    IProtocolFactory,
+    IStreamServerEndpoint,
+)
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from zope.interface import implementer
 
@@ -53,7 +65,8 @@ class SipListeners(Service):
     """Every listening address of one ``serve`` run, started and stopped together.
 
     ``listen()`` returns a Deferred that fails if any address cannot be bound (a port in
-    use is an error the user must see at once, not a log line later).
+    use is an error the user must see at once, not a log line later); ``startService``
+    keeps it as :attr:`listening`.
     """
 
     def __init__(self, reactor: IListenReactor, phases: list[PhaseRuntime], sink: Sink,
@@ -68,6 +81,7 @@ class SipListeners(Service):
         self.tls_factory = HalfCloseTolerantTLSFactory(self.timeline, False, self.sip_factory,
                                                        clock=reactor)
         self.ports: list[IListeningPort] = []
+        self.listening: Deferred[list[IListeningPort]] | None = None
 
     def listen(self) -> Deferred[list[IListeningPort]]:
         self.running = True
@@ -89,7 +103,7 @@ class SipListeners(Service):
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]  # Service is not annotated
-        self.listen()
+        self.listening = self.listen()
 
     def stopService(self) -> Deferred[Any]:
         super().stopService()  # type: ignore[no-untyped-call]  # Service is not annotated
@@ -100,3 +114,37 @@ class SipListeners(Service):
         stopping = DeferredList([maybeDeferred(port.stopListening) for port in self.ports])
         self.sink(Event("stopped", 0, "-", "fakepeer stopped listening", {}, self.clock()))
         return stopping
+
+
+class EndpointService(Service):
+    """``factory`` listening on ``endpoint`` while the service runs.
+
+    Twisted's ``StreamServerEndpointService`` does this too, but keeps the outcome of
+    ``listen`` to itself (it only logs a failure); here :attr:`listening` fires with the
+    port or fails, so the application can refuse to start on a port in use.
+    ``on_listening`` sees the port once it listens.
+    """
+
+    def __init__(self, endpoint: IStreamServerEndpoint, factory: IProtocolFactory,
+                 on_listening: Callable[[IListeningPort], object] | None = None) -> None:
+        self.endpoint = endpoint
+        self.factory = factory
+        self.on_listening = on_listening
+        self.port: IListeningPort | None = None
+        self.listening: Deferred[IListeningPort] | None = None
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]  # Service is not annotated
+        self.listening = self.endpoint.listen(self.factory).addCallback(self._listening)
+
+    def _listening(self, port: IListeningPort) -> IListeningPort:
+        self.port = port
+        if self.on_listening is not None:
+            self.on_listening(port)
+        return port
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()  # type: ignore[no-untyped-call]  # Service is not annotated
+        if self.port is None:
+            return succeed(None)
+        return maybeDeferred(self.port.stopListening)

@@ -43,6 +43,10 @@ DEFAULT_MAX_CONNECTIONS = 4000
 DEFAULT_CLOSE_GRACE = 2.0
 
 
+#: Called after a 200 OK to an OPTIONS, with (connection id, Contact host, port).
+OptionsHook = Callable[[int, str, int], None]
+
+
 @dataclass
 class ServeSettings:
     """What every connection of one listener shares."""
@@ -57,8 +61,8 @@ class ServeSettings:
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     close_grace: float = DEFAULT_CLOSE_GRACE
     max_connections: int = DEFAULT_MAX_CONNECTIONS
-    #: Called after a 200 OK to an OPTIONS, with (connection id, Contact host, port).
-    on_options_accepted: Callable[[int, str, int], None] | None = None
+    #: The dial-back, if any (see :data:`OptionsHook`).
+    on_options_accepted: OptionsHook | None = None
     #: Scenario knobs: wait before answering OPTIONS; or "ignore" / "reset" them.
     options_delay: float = 0.0
     options_action: str = "answer"

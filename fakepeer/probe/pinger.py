@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IDelayedCall
 
 from fakepeer.net.dialer import DEFAULT_TIMEOUT, DialTarget
 from fakepeer.net.reactors import IDialReactor
@@ -26,40 +27,71 @@ from fakepeer.report.events import Sink, utc_now
 DEFAULT_INTERVAL = 60.0
 
 
-def ping(reactor: IDialReactor, caller: Caller, target: DialTarget, *, sink: Sink, count: int = 1,
-         interval: float = DEFAULT_INTERVAL, timeout: float = DEFAULT_TIMEOUT,
-         options_anyway: bool = False, clock: Callable[[], dt.datetime] = utc_now,
-         now: dt.datetime | None = None,
-         first_connection: int = 1,
-         on_result: Callable[[DialResult], None] | None = None) -> Deferred[list[DialResult]]:
-    """Dial ``count`` times (0: until the reactor stops), ``interval`` s from start to start.
+class Pinger:
+    """Dial ``count`` times (0: until stopped), ``interval`` s from start to start.
 
-    Fires with every result, in order; connection ids count up from ``first_connection``.
-    ``on_result`` sees each result as it comes (the only way to see them with count 0).
+    :meth:`start` fires with every result, in order; connection ids count up from
+    ``first_connection``; ``on_result`` sees each result as it comes (the only way to see
+    them with count 0). :meth:`stop` (SIGINT) hangs up the attempt in flight, makes no
+    more, and fires the results so far.
     """
-    if count < 0:
-        raise ValueError(f"count must be 0 (forever) or more, not {count}")
-    if interval <= 0:
-        raise ValueError(f"interval must be positive, not {interval}")
-    results: list[DialResult] = []
-    finished: Deferred[list[DialResult]] = Deferred()
 
-    def next_attempt() -> None:
-        started = reactor.seconds()
-        number = first_connection + len(results)
-        done = attempt(reactor, caller, target, sink=sink, connection_id=number,
-                       timeout=timeout, options_anyway=options_anyway, clock=clock, now=now)
-        done.addCallback(ended, started)
+    def __init__(self, reactor: IDialReactor, caller: Caller, target: DialTarget, *,
+                 sink: Sink, count: int = 1, interval: float = DEFAULT_INTERVAL,
+                 timeout: float = DEFAULT_TIMEOUT, options_anyway: bool = False,
+                 clock: Callable[[], dt.datetime] = utc_now, now: dt.datetime | None = None,
+                 first_connection: int = 1,
+                 on_result: Callable[[DialResult], None] | None = None) -> None:
+        if count < 0:
+            raise ValueError(f"count must be 0 (forever) or more, not {count}")
+        if interval <= 0:
+            raise ValueError(f"interval must be positive, not {interval}")
+        self.reactor = reactor
+        self.caller = caller
+        self.target = target
+        self.sink = sink
+        self.count = count
+        self.interval = interval
+        self.timeout = timeout
+        self.options_anyway = options_anyway
+        self.clock = clock
+        self.now = now
+        self.first_connection = first_connection
+        self.on_result = on_result
+        self.results: list[DialResult] = []
+        self.finished: Deferred[list[DialResult]] = Deferred()
+        self._next: IDelayedCall | None = None
+        self._dialling: Deferred[None] | None = None
 
-    def ended(result: DialResult, started: float) -> None:
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-        if count and len(results) >= count:
-            finished.callback(results)
+    def start(self) -> Deferred[list[DialResult]]:
+        self._attempt()
+        return self.finished
+
+    def stop(self) -> None:
+        if self.finished.called:
             return
-        wait = max(0.0, started + interval - reactor.seconds())
-        reactor.callLater(wait, next_attempt)
+        if self._next is not None and self._next.active():
+            self._next.cancel()
+        if self._dialling is not None:
+            self._dialling.cancel()
+        self.finished.callback(self.results)
 
-    next_attempt()
-    return finished
+    def _attempt(self) -> None:
+        started = self.reactor.seconds()
+        number = self.first_connection + len(self.results)
+        done = attempt(self.reactor, self.caller, self.target, sink=self.sink,
+                       connection_id=number, timeout=self.timeout,
+                       options_anyway=self.options_anyway, clock=self.clock, now=self.now)
+        self._dialling = done.addCallback(self._ended, started)
+        self._dialling.addErrback(lambda reason: reason.trap(CancelledError))
+
+    def _ended(self, result: DialResult, started: float) -> None:
+        self._dialling = None
+        self.results.append(result)
+        if self.on_result is not None:
+            self.on_result(result)
+        if self.count and len(self.results) >= self.count:
+            self.finished.callback(self.results)
+            return
+        wait = max(0.0, started + self.interval - self.reactor.seconds())
+        self._next = self.reactor.callLater(wait, self._attempt)

@@ -13,8 +13,6 @@ parameters, so the step logic is tested with a memory reactor and a fake clock.
 
 from __future__ import annotations
 
-import contextlib
-import signal
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,12 +20,10 @@ from typing import Any
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, FirstError, succeed
-from twisted.internet.error import ReactorNotRunning
 from twisted.internet.interfaces import IListeningPort, IReactorTime
-from twisted.python.failure import Failure
 
 from fakepeer.net.phases import PhaseRuntime, phase_runtimes
-from fakepeer.net.reactors import IListenReactor, IRunReactor
+from fakepeer.net.reactors import IListenReactor
 from fakepeer.net.service import SipListeners
 from fakepeer.net.sip_protocol import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from fakepeer.pki.hierarchy import Pki
@@ -294,26 +290,3 @@ async def _within(reactor: IReactorTime, deferred: Deferred[None], seconds: floa
     except Exception:  # the timeout's TimeoutError, or the cancellation it caused
         return False
     return True
-
-
-def run_in_reactor(reactor: IRunReactor, rehearsal: Rehearsal) -> RunRecord:
-    """Run the global reactor until the rehearsal ends, or until SIGINT/SIGTERM ends it
-    early; either way the record holds every step that ran and its verdicts."""
-    failures: list[Failure] = []
-
-    def stop(_: object) -> None:
-        with contextlib.suppress(ReactorNotRunning):  # already stopping: a signal came first
-            reactor.stop()
-
-    def begin() -> None:
-        rehearsal.run().addErrback(failures.append).addBoth(stop)
-
-    reactor.callWhenRunning(begin)
-    reactor.addSystemEventTrigger("before", "shutdown", rehearsal.interrupt)
-    # As in serve: a shell that starts us in the background hands down SIGINT ignored,
-    # and Twisted installs its handler only over Python's default one.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    reactor.run()
-    if failures:
-        failures[0].raiseException()
-    return rehearsal.record

@@ -1,5 +1,6 @@
 """Fixtures for the outbound direction: SBC certificates (good and broken), an
-``openssl s_server`` standing in for an SBC, and ``fakepeer probe`` run in-process."""
+``openssl s_server`` standing in for an SBC, and ``fakepeer probe`` run in-process on the
+test's reactor."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from typing import Any
 import pytest
 
 from fakepeer.cli.environment import Environment
-from fakepeer.cli.main import main
 from fakepeer.pki import export, mirrors
 from fakepeer.pki.chain import ServedChain
 from fakepeer.pki.hierarchy import Pki
@@ -27,6 +27,7 @@ from fakepeer.pki.keys import private_key_pem
 from fakepeer.pki.model import LeafProfile, SanEntry, dns
 from fakepeer.pki.situation import Situation, build_situation, sbc_chain
 from tests.conftest import make_pki, require
+from tests.inprocess import run_command
 from tests.peers.kamailio import free_port
 
 SBC = "sbc.lab.example"
@@ -166,14 +167,15 @@ class ProbeRun:
 
 @pytest.fixture
 def probe(session_store: Path, tmp_path: Path):
-    """Run ``fakepeer probe --json`` in-process against 127.0.0.1 (the only host tests dial)."""
+    """Run ``fakepeer probe --json`` in-process against 127.0.0.1 (the only host tests
+    dial), on the test's reactor: ``await probe(port, *options)`` in an async test."""
 
-    def run(port: int, *options: str, json_output: bool = True) -> ProbeRun:
+    async def run(port: int, *options: str, json_output: bool = True) -> ProbeRun:
         env = Environment(stdout=io.StringIO(), stderr=io.StringIO(), variables={},
                           cwd=tmp_path)
         argv = ["probe", f"127.0.0.1:{port}", "--certs", str(session_store),
                 "--timeout", TIMEOUT, *(["--json"] if json_output else []), *options]
-        status = main(argv, env=env)
+        status = await run_command(argv, env)
         return ProbeRun(int(status), env.stdout.getvalue(), env.stderr.getvalue())
 
     return run

@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+import pytest_twisted
 
 from fakepeer.addresses import SIP_TLS_PORT, parse_host_port
 from fakepeer.cli.outbound import parse_sbc_mapping
@@ -39,49 +40,55 @@ def sbc(chains, tmp_path_factory):
 
 @pytest.mark.loopback
 class TestAgainstAnSbc:
-    def test_json_lines_tell_the_whole_attempt_in_order(self, sbc, probe):
+    @pytest_twisted.ensureDeferred
+    async def test_json_lines_tell_the_whole_attempt_in_order(self, sbc, probe):
         """--json prints one JSON object per event, in the order the attempt ran, all on
         connection 1, ending with the verdict."""
-        run = probe(sbc.port, "--fqdn", SBC)
+        run = await probe(sbc.port, "--fqdn", SBC)
         assert run.status == ExitStatus.SUCCESS
         assert [e["kind"] for e in run.events] == OUTBOUND_KINDS
         assert {e["connection"] for e in run.events} == {1}
         assert run.verdict == {**run.verdict, "ok": True, "sbc_accepted_us": True,
                                "we_accepted_sbc": True, "tls": "Active"}
 
-    def test_json_lines_of_a_failure_end_with_a_failing_verdict(self, sbc, probe):
+    @pytest_twisted.ensureDeferred
+    async def test_json_lines_of_a_failure_end_with_a_failing_verdict(self, sbc, probe):
         """The failing twin: a name mismatch ends with ok false and no OPTIONS in the log."""
-        run = probe(sbc.port, "--fqdn", "other.lab.example")
+        run = await probe(sbc.port, "--fqdn", "other.lab.example")
         assert run.status == ExitStatus.PEER_FAILED
         assert "sip-request" not in [e["kind"] for e in run.events]
         assert run.verdict["ok"] is False and run.verdict["sbc_accepted_us"] is False
 
-    def test_readable_output_has_one_pass_verdict_line(self, sbc, probe):
+    @pytest_twisted.ensureDeferred
+    async def test_readable_output_has_one_pass_verdict_line(self, sbc, probe):
         """Without --json each event is a line; the verdict line starts with PASS."""
-        run = probe(sbc.port, "--fqdn", SBC, json_output=False)
+        run = await probe(sbc.port, "--fqdn", SBC, json_output=False)
         verdicts = [line for line in run.out.splitlines() if " verdict " in line]
         assert len(verdicts) == 1
         assert "PASS: TLS Active; SBC certificate Accepted; OPTIONS Active (200 OK)" in verdicts[0]
 
-    def test_readable_output_of_a_failure_has_one_fail_verdict_line(self, sbc, probe):
+    @pytest_twisted.ensureDeferred
+    async def test_readable_output_of_a_failure_has_one_fail_verdict_line(self, sbc, probe):
         """The failing twin: the verdict line starts with FAIL and names the finding."""
-        run = probe(sbc.port, "--fqdn", "other.lab.example", json_output=False)
+        run = await probe(sbc.port, "--fqdn", "other.lab.example", json_output=False)
         verdicts = [line for line in run.out.splitlines() if " verdict " in line]
         assert len(verdicts) == 1 and "FAIL: " in verdicts[0]
         assert "does not name other.lab.example" in verdicts[0]
 
-    def test_count_and_interval_repeat_the_attempt_like_the_proxy_pings(self, sbc, probe):
+    @pytest_twisted.ensureDeferred
+    async def test_count_and_interval_repeat_the_attempt_like_the_proxy_pings(self, sbc, probe):
         """--count 3 --interval 0.2 makes three attempts, connections 1-3, a verdict each."""
-        run = probe(sbc.port, "--fqdn", SBC, "--count", "3", "--interval", "0.2")
+        run = await probe(sbc.port, "--fqdn", SBC, "--count", "3", "--interval", "0.2")
         assert run.status == ExitStatus.SUCCESS
         assert [e["connection"] for e in run.of("verdict")] == [1, 2, 3]
         starts = [e["time"] for e in run.of("probe")]
         assert starts == sorted(starts) and len(set(starts)) == 3
 
-    def test_events_file_gets_the_same_json_lines(self, sbc, probe, tmp_path):
+    @pytest_twisted.ensureDeferred
+    async def test_events_file_gets_the_same_json_lines(self, sbc, probe, tmp_path):
         """--events FILE appends the same events as JSON lines."""
         log = tmp_path / "events.jsonl"
-        run = probe(sbc.port, "--fqdn", SBC, "--events", str(log), json_output=False)
+        run = await probe(sbc.port, "--fqdn", SBC, "--events", str(log), json_output=False)
         assert run.status == ExitStatus.SUCCESS
         kinds = [json.loads(line)["kind"] for line in log.read_text().splitlines()]
         assert kinds == OUTBOUND_KINDS
@@ -142,20 +149,22 @@ def test_a_count_cut_short_by_a_signal_is_130(sbc, session_store, tmp_path):
     assert status == ExitStatus.ERROR_CTRL_C
 
 
-def test_a_closed_port_is_a_tcp_failure_and_exit_3(probe):
+@pytest_twisted.ensureDeferred
+async def test_a_closed_port_is_a_tcp_failure_and_exit_3(probe):
     """Nothing listening: a tcp-failed event, a failing verdict, PEER_FAILED."""
-    run = probe(free_port(), "--fqdn", SBC)
+    run = await probe(free_port(), "--fqdn", SBC)
     assert run.status == ExitStatus.PEER_FAILED
     assert [e["kind"] for e in run.events] == ["probe", "tcp-failed", "verdict"]
     assert "TCP connect failed" in run.verdict["tls_reason"]
 
 
-def test_a_peer_silent_after_the_client_hello_times_out_in_the_handshake(probe):
+@pytest_twisted.ensureDeferred
+async def test_a_peer_silent_after_the_client_hello_times_out_in_the_handshake(probe):
     """A TCP peer that never answers the ClientHello costs one timeout, then tls-failed."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
-        run = probe(silent.getsockname()[1], "--fqdn", SBC)
+        run = await probe(silent.getsockname()[1], "--fqdn", SBC)
     assert run.status == ExitStatus.PEER_FAILED
     failed = run.of("tls-failed")[0]
     assert "did not complete the TLS handshake within 1 s" in failed["summary"]
@@ -170,17 +179,19 @@ def test_a_peer_silent_after_the_client_hello_times_out_in_the_handshake(probe):
     (("--defect", "no-such-defect"), "unknown defect"),
     (("--trust", "/nonexistent/roots.pem"), "--trust /nonexistent/roots.pem"),
 ])
-def test_bad_options_are_errors_named_on_stderr(probe, options, message):
+@pytest_twisted.ensureDeferred
+async def test_bad_options_are_errors_named_on_stderr(probe, options, message):
     """Impossible options exit 1 (ERROR) with one line naming the option; nothing is dialled."""
-    run = probe(free_port(), *options)
+    run = await probe(free_port(), *options)
     assert run.status == ExitStatus.ERROR
     assert message in run.err
     assert run.out == ""
 
 
-def test_a_malformed_port_is_an_error(probe):
+@pytest_twisted.ensureDeferred
+async def test_a_malformed_port_is_an_error(probe):
     """HOST:PORT with a port out of range exits 1 before anything is dialled."""
-    run = probe(70000)
+    run = await probe(70000)
     assert run.status == ExitStatus.ERROR
     assert "port must be 1-65535" in run.err
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
+import pytest_twisted
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -25,14 +26,15 @@ SERVABLE = [c for c in crafted_certificates() if c.owns_key and c.loads]
 
 
 @pytest.mark.parametrize("crafted", SERVABLE, ids=[c.name for c in SERVABLE])
-def test_a_crafted_sbc_certificate_is_refused_with_its_problem(crafted, probe, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_a_crafted_sbc_certificate_is_refused_with_its_problem(crafted, probe, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cryptography's, on the crafted serials and names
         leaf = x509.load_der_x509_certificate(crafted.der)
     assert leaf.public_bytes(serialization.Encoding.DER) == crafted.der  # served as built
     chain = ServedChain(leaf=leaf, key=key(), names=(HOST,), label=crafted.name)
     with s_server(tmp_path / "s_server", chain) as server:
-        run = probe(server.port, "--fqdn", HOST)
+        run = await probe(server.port, "--fqdn", HOST)
         server.finish()
     assert run.status == ExitStatus.PEER_FAILED, run.out + run.err
     assert "Traceback" not in run.err and "Warning" not in run.err, run.err

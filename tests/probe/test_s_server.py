@@ -5,6 +5,7 @@ never answers, so these tests check the certificate findings and the unanswered 
 from __future__ import annotations
 
 import pytest
+import pytest_twisted
 
 from fakepeer.cli.status import ExitStatus
 from tests.probe.conftest import SBC, s_server
@@ -27,10 +28,12 @@ def _fqdn(options: tuple[str, ...]) -> tuple[str, ...]:
     return () if "genesys" in options else ("--fqdn", SBC)
 
 
-def test_a_good_sbc_certificate_is_accepted_and_options_reach_the_sbc(chains, probe, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_a_good_sbc_certificate_is_accepted_and_options_reach_the_sbc(chains, probe,
+                                                                          tmp_path):
     """The lab SBC certificate passes every check; OPTIONS arrive but s_server cannot answer."""
     with s_server(tmp_path / "s_server", chains.good) as server:
-        run = probe(server.port, "--fqdn", SBC)
+        run = await probe(server.port, "--fqdn", SBC)
         printed = server.finish()
     assert run.verdict["certificate"] == "Accepted", run.out
     assert run.findings == set()
@@ -42,14 +45,15 @@ def test_a_good_sbc_certificate_is_accepted_and_options_reach_the_sbc(chains, pr
 
 
 @pytest.mark.parametrize("defect", list(SBC_DEFECTS))
-def test_each_sbc_defect_is_a_finding_and_options_get_no_sip_answer(defect, chains, probe,
+@pytest_twisted.ensureDeferred
+async def test_each_sbc_defect_is_a_finding_and_options_get_no_sip_answer(defect, chains, probe,
                                                                    tmp_path):
     """Each broken SBC certificate is refused with its finding; sent anyway, OPTIONS go
     unanswered."""
     attribute, send_chain, options, expected = SBC_DEFECTS[defect]
     with s_server(tmp_path / "s_server", getattr(chains, attribute),
                   send_chain=send_chain) as server:
-        run = probe(server.port, *options, *_fqdn(options), "--options-anyway")
+        run = await probe(server.port, *options, *_fqdn(options), "--options-anyway")
         printed = server.finish()
     assert run.findings == expected, run.out
     assert run.verdict["certificate"] == "Refused"
@@ -59,10 +63,11 @@ def test_each_sbc_defect_is_a_finding_and_options_get_no_sip_answer(defect, chai
     assert run.status == ExitStatus.PEER_FAILED
 
 
-def test_a_refused_sbc_certificate_gets_no_options_by_default(chains, probe, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_a_refused_sbc_certificate_gets_no_options_by_default(chains, probe, tmp_path):
     """Like the real proxy, fakepeer sends nothing to an SBC whose certificate it refuses."""
     with s_server(tmp_path / "s_server", chains.expired) as server:
-        run = probe(server.port, "--fqdn", SBC)
+        run = await probe(server.port, "--fqdn", SBC)
         printed = server.finish()
     assert "OPTIONS" not in printed
     assert run.verdict["options"] == "None"

@@ -10,6 +10,7 @@ missing clientAuth (the late-2025 relaxation) both directions pass.
 from __future__ import annotations
 
 import pytest
+import pytest_twisted
 
 from fakepeer.cli.status import ExitStatus
 from tests.serve.harness import serving
@@ -19,10 +20,11 @@ pytestmark = pytest.mark.loopback
 PROXY = "sip.pstnhub.microsoft.com"
 
 
-def test_serve_refuses_the_serverauth_only_2026_client_chain(session_store, probe):
+@pytest_twisted.ensureDeferred
+async def test_serve_refuses_the_serverauth_only_2026_client_chain(session_store, probe):
     """serve requires clientAuth: the probe's 2026 chain gets bad_certificate, exit 3."""
     with serving(session_store) as server:
-        run = probe(server.port, "--fqdn", PROXY)
+        run = await probe(server.port, "--fqdn", PROXY)
         refused = server.next_event("tls-failed", 0)
     assert run.status == ExitStatus.PEER_FAILED
     assert run.of("tls-failed")[0]["data"]["alert"] == "bad_certificate"
@@ -31,11 +33,12 @@ def test_serve_refuses_the_serverauth_only_2026_client_chain(session_store, prob
     assert "26 INVALID_PURPOSE" in refused["summary"]
 
 
-def test_serve_tolerating_missing_client_auth_accepts_the_2026_chain(session_store, probe):
+@pytest_twisted.ensureDeferred
+async def test_serve_tolerating_missing_client_auth_accepts_the_2026_chain(session_store, probe):
     """With the late-2025 relaxation serve completes TLS and answers the probe's OPTIONS
     (Contact sip-du-a-us.pstnhub.microsoft.com matches *.pstnhub.microsoft.com) with 200."""
     with serving(session_store, "--tolerate-missing-client-auth") as server:
-        run = probe(server.port, "--fqdn", PROXY)
+        run = await probe(server.port, "--fqdn", PROXY)
         request = server.next_event("sip-request", 0)
         answer = server.next_event("sip-response", 0)
     assert run.status == ExitStatus.SUCCESS, run.out
@@ -44,12 +47,13 @@ def test_serve_tolerating_missing_client_auth_accepts_the_2026_chain(session_sto
     assert request["data"]["method"] == "OPTIONS"
 
 
-def test_serve_answering_options_with_503_fails_the_sip_side(session_store, probe):
+@pytest_twisted.ensureDeferred
+async def test_serve_answering_options_with_503_fails_the_sip_side(session_store, probe):
     """TLS passes both ways but a 503 to OPTIONS is OPTIONS Error: the SBC did not accept
     us, exit 3."""
     with serving(session_store, "--tolerate-missing-client-auth",
                  "--options-status", "503") as server:
-        run = probe(server.port, "--fqdn", PROXY)
+        run = await probe(server.port, "--fqdn", PROXY)
     assert run.status == ExitStatus.PEER_FAILED
     assert (run.verdict["tls"], run.verdict["certificate"]) == ("Active", "Accepted")
     assert run.verdict["options"] == "Error"

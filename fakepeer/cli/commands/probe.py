@@ -13,36 +13,32 @@ The client chain is the one ``serve`` would serve for the same ``--profile``, ``
 ``--path`` and ``--defect`` (:func:`fakepeer.cli.options.scenario_from_options`, then
 :func:`fakepeer.realize.realize`).
 
-It runs its own reactor instance rather than the global one: ``main()`` is called
-in-process by tests and scripts, and Twisted's global reactor can run only once per
-process.
+It runs as a job on the reactor :func:`fakepeer.app.runner.run` drives: SIGINT or SIGTERM hangs
+up the attempt in flight, and the exit status is as above.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import socket
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
-
-from twisted.internet.interfaces import IReactorFDSet
+from typing import TYPE_CHECKING
 
 from fakepeer import vocabulary
 from fakepeer.addresses import SIP_TLS_PORT, is_ip_address
 from fakepeer.cli.environment import Environment
-from fakepeer.cli.options import add_store_options, open_pki, parse_now, scenario_from_options
-from fakepeer.cli.outbound import add_outbound_options, caller_from_options, sbc_address
+from fakepeer.cli.options import add_store_options, open_pki, scenario_from_options
+from fakepeer.cli.outbound import add_outbound_options, outbound_settings, sbc_address
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
-from fakepeer.net.reactors import IRunReactor
 from fakepeer.profiles import profile_named
 from fakepeer.realize import realize
 from fakepeer.report.events import Fanout, Sink
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
+
+if TYPE_CHECKING:
+    from fakepeer.app.runner import Job
+    from fakepeer.net.reactors import IRunReactor
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,13 +77,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--json", action="store_true",
                         help="JSON lines on stdout instead of readable lines")
     add_store_options(parser)
-    parser.set_defaults(runner=_run)
+    parser.set_defaults(launcher=_launch)
 
 
-def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
+def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) -> Job:
+    from fakepeer.app.runner import Work
     from fakepeer.net.dialer import DialTarget
-    from fakepeer.probe.pinger import DEFAULT_INTERVAL, ping
-    from fakepeer.probe.verdicts import DialResult
+    from fakepeer.probe.pinger import DEFAULT_INTERVAL, Pinger
 
     host, port = sbc_address(args.target)
     if args.count < 0:
@@ -101,7 +97,8 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
         raise ConfigError(f"--defect/--path shape the client certificate, and "
                           f"{profile.name.title()} presents none (it never does mutual TLS)")
     realized = realize(scenario, open_pki(args, env.variables, env.cwd))
-    caller = caller_from_options(args, realized)
+    outbound = outbound_settings(args)
+    caller = outbound.caller(realized)
     address = host if is_ip_address(host) else _resolve(host, port)
     server_name = args.fqdn or (None if is_ip_address(host) else host)
     try:
@@ -112,26 +109,28 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
     log = JsonLinesSink.open(args.events) if args.events else None
     if log is not None:
         sinks.append(log)
-    results: list[DialResult] = []
-    reactor = _private_reactor()
+    pinger = Pinger(reactor, caller, target, sink=Fanout(*sinks), count=args.count,
+                    interval=interval, timeout=outbound.timeout,
+                    options_anyway=args.options_anyway, now=outbound.now)
+    interrupted: list[bool] = []
 
-    def work() -> Any:
-        return ping(reactor, caller, target, sink=Fanout(*sinks), count=args.count,
-                    interval=interval, timeout=args.timeout,
-                    options_anyway=args.options_anyway,
-                    now=parse_now(args.now) if args.now else None,
-                    on_result=results.append)
+    def interrupt() -> None:
+        interrupted.append(True)
+        pinger.stop()
 
-    try:
-        interrupted = _run_reactor(reactor, work)
-    finally:
-        if log is not None:
-            log.close()
-    if any(not result.ok for result in results):
-        return ExitStatus.PEER_FAILED
-    if interrupted and (args.count != 0 or not results):  # --count 0 runs until a signal
-        return ExitStatus.ERROR_CTRL_C
-    return ExitStatus.SUCCESS if results else ExitStatus.PEER_FAILED
+    async def work() -> int:
+        try:
+            results = await pinger.start()
+        finally:
+            if log is not None:
+                log.close()
+        if any(not result.ok for result in results):
+            return ExitStatus.PEER_FAILED
+        if interrupted and (args.count != 0 or not results):  # --count 0 runs until a signal
+            return ExitStatus.ERROR_CTRL_C
+        return ExitStatus.SUCCESS if results else ExitStatus.PEER_FAILED
+
+    return Work(work, on_interrupt=interrupt)
 
 
 def _resolve(host: str, port: int) -> str:
@@ -142,61 +141,3 @@ def _resolve(host: str, port: int) -> str:
         raise ConfigError(f"cannot resolve {host!r}: {exc.strerror}") from None
     infos.sort(key=lambda info: info[0] != socket.AF_INET)
     return str(infos[0][4][0])
-
-
-def _private_reactor() -> IRunReactor:
-    """A fresh, uninstalled reactor: see the module docstring for why not the global one."""
-    from twisted.internet.selectreactor import SelectReactor
-
-    # A real reactor provides every interface fakepeer uses (see fakepeer.net.reactors).
-    return cast(IRunReactor, SelectReactor())
-
-
-#: The signals that end a probe run early, with a report of what it saw.
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _run_reactor(reactor: IRunReactor, work: Callable[[], Any]) -> bool:
-    """Run ``reactor`` until ``work()``'s Deferred fires or SIGINT/SIGTERM; True if
-    interrupted.
-
-    Both signals are caught only while the reactor runs (and only in the main thread,
-    where Python delivers signals), then the previous handlers are restored. SIGTERM as
-    SIGINT: ``timeout``, ``kill`` and container stops send it, and the events file must
-    be closed and the status say what was seen in either case.
-    """
-    from twisted.internet.defer import maybeDeferred
-
-    interrupted: list[bool] = []
-    failures: list[Any] = []
-
-    def stop(_: object = None) -> None:
-        if reactor.running:
-            reactor.stop()
-
-    def begin() -> None:
-        done = maybeDeferred(work)
-        done.addErrback(failures.append)
-        done.addBoth(stop)
-
-    def on_signal(signum: int, frame: object) -> None:
-        interrupted.append(True)
-        reactor.callFromThread(stop)
-
-    reactor.callWhenRunning(begin)
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = ({number: signal.signal(number, on_signal) for number in _STOP_SIGNALS}
-                if main_thread else {})
-    try:
-        # Every real reactor's run() takes the flag; IReactorCore's declaration omits it.
-        reactor.run(installSignalHandlers=False)  # type: ignore[call-arg]
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        with contextlib.suppress(Exception):  # free the waker's pipe: one reactor per run
-            waker = reactor.waker  # type: ignore[attr-defined]  # the select reactor's own
-            cast(IReactorFDSet, reactor).removeReader(waker)
-            waker.connectionLost(None)
-    if failures:
-        failures[0].raiseException()
-    return bool(interrupted)

@@ -7,8 +7,8 @@ with a message when no SBC connected at all, a step proved nothing, or fakepeer 
 listen (:attr:`ExitStatus.ERROR_CTRL_C` when SIGINT or SIGTERM cut it short). The reports
 are written in every case, so an aborted rehearsal is documented too.
 
-Like ``serve`` it runs Twisted's global reactor (the listeners' TLS layer schedules its
-writes there), so tests run it as a subprocess.
+It runs as a job on the reactor :func:`fakepeer.app.runner.run` drives; Ctrl-C (or
+SIGTERM) ends the current step, skips the rest and still writes the reports.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import (
@@ -32,6 +32,11 @@ from fakepeer.net.sip_protocol import DEFAULT_IDLE_TIMEOUT
 from fakepeer.rehearse.plan import Plan, find_plan, load_plan
 from fakepeer.report.events import Event
 from fakepeer.scenario.load import Catalogue
+
+if TYPE_CHECKING:
+    from fakepeer.app.runner import Job
+    from fakepeer.net.reactors import IRunReactor
+    from fakepeer.rehearse.runner import RunRecord
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                              "steps, and exit without listening")
     add_scenarios_option(parser)
     add_store_options(parser)
-    parser.set_defaults(runner=_run)
+    parser.set_defaults(launcher=_launch)
 
 
 def _resolve(path: Path, env: Environment) -> Path:
@@ -102,10 +107,10 @@ class _Progress:
             self.log.flush()
 
 
-def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    from fakepeer.rehearse.render import render_html, render_table
-    from fakepeer.rehearse.report import build_report
-    from fakepeer.rehearse.runner import Rehearsal, prepare_steps, run_in_reactor
+def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor
+            ) -> Job | ExitStatus:
+    from fakepeer.app.runner import Work
+    from fakepeer.rehearse.runner import Rehearsal, prepare_steps
 
     if args.idle_timeout <= 0:
         raise ConfigError(f"--idle-timeout {args.idle_timeout:g}: must be positive")
@@ -134,15 +139,25 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
         events_path = _resolve(args.events, env)
         events_path.parent.mkdir(parents=True, exist_ok=True)
         log = events_path.open("a", encoding="utf-8")
-    from fakepeer.net.reactors import installed_reactor
+    rehearsal = Rehearsal(reactor, prepared, addresses, _Progress(env, plan, log))
 
-    reactor = installed_reactor()
-    try:
-        rehearsal = Rehearsal(reactor, prepared, addresses, _Progress(env, plan, log))
-        run = run_in_reactor(reactor, rehearsal)
-    finally:
-        if log is not None:
-            log.close()
+    async def work() -> int:
+        try:
+            run = await rehearsal.run()
+        finally:
+            if log is not None:
+                log.close()
+        return _finish(args, env, plan, run)
+
+    return Work(work, on_interrupt=rehearsal.interrupt)
+
+
+def _finish(args: argparse.Namespace, env: Environment, plan: Plan, run: RunRecord
+            ) -> ExitStatus:
+    """Print the table, write the reports, and say how the rehearsal ended."""
+    from fakepeer.rehearse.render import render_html, render_table
+    from fakepeer.rehearse.report import build_report
+
     report = build_report(plan, run)
     env.say()
     env.say(render_table(report).rstrip("\n"))

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import resource
-import signal
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-from twisted.internet.interfaces import IReactorTCP
+from typing import TYPE_CHECKING, Any
 
 from fakepeer import vocabulary
 from fakepeer.cli.environment import Environment
@@ -24,15 +20,13 @@ from fakepeer.cli.options import (
     sip_overrides,
     tls_overrides,
 )
-from fakepeer.cli.outbound import add_dialback_options, add_outbound_options, wire_dialback
-from fakepeer.cli.status import ExitStatus
-from fakepeer.errors import FakepeerError, ScenarioError
-from fakepeer.report.events import Event, Fanout
-from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
-from fakepeer.scenario.model import (
-    LEAF_KEYS,
-    Scenario,
-)
+from fakepeer.cli.outbound import add_dialback_options, add_outbound_options, dialback_settings
+from fakepeer.errors import ScenarioError
+from fakepeer.scenario.model import LEAF_KEYS, Scenario
+
+if TYPE_CHECKING:
+    from fakepeer.app.runner import Job
+    from fakepeer.net.reactors import IRunReactor
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -101,7 +95,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_dialback_options(parser)
     add_outbound_options(parser, timeout_flag="--dialback-timeout")
     add_store_options(parser)
-    parser.set_defaults(runner=_run)
+    parser.set_defaults(launcher=_launch)
 
 
 def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
@@ -131,17 +125,11 @@ def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
         raise ScenarioError(f"scenario {name} with command-line overrides: {exc}") from None
 
 
-def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
+def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) -> Job:
+    """Build the service tree from the options, brief the engineer, hand back its job."""
+    from fakepeer.app.serve import ServeApplication, ServeConfig, serve_job
     from fakepeer.cli.briefing import briefing, timeline_lines
-    from fakepeer.net.phases import PhaseRuntime, phase_runtimes
-    from fakepeer.net.reactors import installed_reactor
-    from fakepeer.net.service import SipListeners
-    from fakepeer.realize import RealizedScenario, realize_timeline
-    from fakepeer.report.board import StatusBoard
-    from fakepeer.scenario.model import Phase
 
-    reactor = installed_reactor()
-    _raise_fd_limit()
     listens = args.listen or [env.variables.get("FAKEPEER_LISTEN", "0.0.0.0:5061")]
     addresses = listen_addresses(listens)
     http_address = None
@@ -149,114 +137,15 @@ def _run(args: argparse.Namespace, env: Environment) -> ExitStatus:
         http_address = listen_addresses([args.http or env.variables.get("FAKEPEER_HTTP")
                                          or "127.0.0.1:8080"], "--http")[0]
     scenario = chosen_scenario(args, env)
-    pki = open_pki(args, env.variables, env.cwd)
-
-    def phases_for(chosen: Scenario) -> tuple[tuple[tuple[Phase, RealizedScenario], ...],
-                                              list[PhaseRuntime]]:
-        timeline = realize_timeline(chosen, pki)
-        return timeline, phase_runtimes(chosen.name, timeline, idle_timeout=args.idle_timeout,
-                                        max_connections=args.max_connections)
-
-    timeline, phases = phases_for(scenario)
-    for line in [*briefing(timeline[0][1], listens), *timeline_lines(scenario, phases)]:
+    config = ServeConfig(
+        scenario=scenario, pki=open_pki(args, env.variables, env.cwd), listen=addresses,
+        output=env.stdout, http=http_address,
+        http_token=args.http_token or env.variables.get("FAKEPEER_HTTP_TOKEN"),
+        json=args.json, events=args.events, idle_timeout=args.idle_timeout,
+        max_connections=args.max_connections, dialback=dialback_settings(args),
+        catalogue=lambda: open_catalogue(args, env))
+    application = ServeApplication(reactor, config)
+    for line in [*briefing(application.timeline[0][1], listens),
+                 *timeline_lines(scenario, application.phases)]:
         env.warn(line) if args.json else env.say(line)
-    board = StatusBoard()
-    board.scenario = scenario.name
-    sinks: list[Any] = [JsonLinesSink(env.stdout) if args.json else ConsoleSink(env.stdout),
-                        board]
-    if args.events:
-        sinks.append(JsonLinesSink.open(args.events))
-    sink = Fanout(*sinks)
-    listeners = SipListeners(reactor, phases, sink, addresses)
-    wire_dialback(args, timeline, phases, listeners.sip_factory)
-    current = {"scenario": scenario}
-
-    def switch(name: str, *, reload: bool = False) -> str:
-        """Serve another catalogue scenario (or re-read the current one's file)."""
-        catalogue = open_catalogue(args, env)
-        if name not in catalogue and name not in catalogue.broken:
-            raise ScenarioError(f"no scenario {name!r}; known: {', '.join(sorted(catalogue))}")
-        chosen = catalogue.get_scenario(name)
-        new_timeline, new_phases = phases_for(chosen)
-        wire_dialback(args, new_timeline, new_phases, listeners.sip_factory)
-        listeners.timeline.load(new_phases)
-        current["scenario"] = chosen
-        board.scenario = chosen.name
-        verb = "reloaded" if reload else "now serving"
-        sink(Event("phase", 0, "-", f"{verb} scenario {chosen.name}",
-                   {"name": chosen.name, "label": chosen.name}))
-        return f"{verb} scenario {chosen.name}"
-
-    def jump(index: int) -> str:
-        try:
-            listeners.timeline.jump(index)
-        except IndexError as exc:
-            raise ScenarioError(str(exc)) from None
-        return f"phase {index} of {current['scenario'].name}"
-
-    def reload_on_sighup() -> None:
-        name = current["scenario"].name
-        if current["scenario"].source is None:
-            sink(Event("phase", 0, "-", "SIGHUP: the scenario comes from command-line options;"
-                       " nothing to reload", {"name": name}))
-            return
-        try:
-            switch(name, reload=True)
-        except FakepeerError as exc:  # a bad file keeps the running scenario
-            sink(Event("phase", 0, "-", f"SIGHUP reload failed, still serving {name}: {exc}",
-                       {"name": name, "error": str(exc)}))
-
-    failure: list[str] = []
-
-    def started(_: object) -> None:
-        reactor.addSystemEventTrigger("before", "shutdown", listeners.stopService)
-        signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(reload_on_sighup))
-
-    def failed(reason: Any) -> None:
-        error = getattr(reason.value, "subFailure", reason)
-        failure.append(f"cannot listen: {error.getErrorMessage()}")
-        if reactor.running:
-            reactor.stop()
-
-    def begin() -> None:
-        listeners.listen().addCallbacks(started, failed)
-        if http_address is not None:
-            _start_http(reactor, http_address, pki, board, switch, jump,
-                        args.http_token or env.variables.get("FAKEPEER_HTTP_TOKEN"), sink,
-                        failed)
-
-    reactor.callWhenRunning(begin)
-    # Twisted installs its SIGINT handler only over Python's default one; a shell that
-    # starts us in the background hands down SIGINT ignored, so put the default back.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    reactor.run()  # installs SIGINT/SIGTERM handlers that stop it cleanly
-    if failure:
-        raise FakepeerError(failure[0])
-    return ExitStatus.SUCCESS
-
-
-def _start_http(reactor: IReactorTCP, address: tuple[str, int], pki: Any, board: Any,
-                switch: Any, jump: Any, token: str | None, sink: Any, failed: Any) -> None:
-    from fakepeer.net.endpoints import server_endpoint
-    from fakepeer.net.http import ControlActions, build_site
-
-    host, port = address
-    site = build_site(pki, board, ControlActions(switch, jump), token, sink=sink)
-
-    def listening(listening_port: Any) -> None:
-        bound = listening_port.getHost()
-        sink(Event("listening", 0, f"{bound.host}:{bound.port}",
-                   f"HTTP side service on http://{bound.host}:{bound.port}/ (roots, AIA, "
-                   "CRL, OCSP, status)", {"host": bound.host, "port": bound.port,
-                                          "service": "http"}))
-
-    server_endpoint(reactor, host, port).listen(site).addCallbacks(listening, failed)
-
-
-def _raise_fd_limit() -> None:
-    """Each SBC connection is a file descriptor; the usual soft limit of 1024 is too low
-    for a lab rehearsing many SBCs, so lift it to the hard limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 16
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return serve_job(application)

@@ -1,0 +1,214 @@
+# -*- test-case-name: tests.serve -*-
+"""``fakepeer serve`` as a service tree: what runs while fakepeer stands in for a peer.
+
+:class:`ServeApplication` is a ``MultiService`` that owns the SIP listeners (one TLS
+factory on every address, as endpoint strings), the HTTP side (roots, AIA, CRL, OCSP,
+status page and control API) and the dial-back of each served phase; it switches,
+reloads and jumps the scenario it serves, and hands every event to its consumers (the
+console or JSON lines on the output, the status board, the ``--events`` file). It is
+built from a :class:`ServeConfig` before anything runs (so a bad scenario or store fails
+at once, with one line), takes the reactor as a parameter and never runs it:
+:func:`fakepeer.app.runner.run` does (``serve_job`` makes the job it runs), and a test
+starts it on its own reactor.
+"""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from twisted.application.service import MultiService
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred, FirstError, gatherResults
+from twisted.internet.interfaces import IListeningPort
+from twisted.python.failure import Failure
+
+from fakepeer.app.outbound import DialbackSettings
+from fakepeer.app.runner import ServiceJob
+from fakepeer.errors import FakepeerError, ScenarioError
+from fakepeer.net.endpoints import server_endpoint
+from fakepeer.net.http import ControlActions, build_site
+from fakepeer.net.phases import PhaseRuntime, phase_runtimes
+from fakepeer.net.reactors import IRunReactor
+from fakepeer.net.service import EndpointService, SipListeners
+from fakepeer.net.sip_protocol import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
+from fakepeer.pki.hierarchy import Pki
+from fakepeer.realize import RealizedScenario, realize_timeline
+from fakepeer.report.board import StatusBoard
+from fakepeer.report.events import Event, Fanout, utc_now
+from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
+from fakepeer.scenario.load import Catalogue
+from fakepeer.scenario.model import Phase, Scenario
+
+Timeline = tuple[tuple[Phase, RealizedScenario], ...]
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Everything ``serve`` was asked to do, as values (the CLI parses them).
+
+    ``catalogue`` reads the scenario catalogue afresh (a switch or a reload sees files
+    changed since the start); ``output`` gets one line per event, readable or JSON.
+    """
+
+    scenario: Scenario
+    pki: Pki
+    listen: Sequence[tuple[str, int]]
+    output: TextIO
+    http: tuple[str, int] | None = None
+    http_token: str | None = None
+    json: bool = False
+    events: Path | None = None
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    dialback: DialbackSettings = field(default_factory=DialbackSettings)
+    catalogue: Callable[[], Catalogue] = field(default=Catalogue)
+
+
+class ServeApplication(MultiService):
+    """The running ``serve`` (see the module docstring)."""
+
+    def __init__(self, reactor: IRunReactor, config: ServeConfig, *,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # MultiService is not annotated
+        self.reactor = reactor
+        self.config = config
+        self.clock = clock
+        self.scenario = config.scenario
+        self.board = StatusBoard()
+        self.board.scenario = self.scenario.name
+        sinks: list[Any] = [JsonLinesSink(config.output) if config.json
+                            else ConsoleSink(config.output), self.board]
+        self.log = JsonLinesSink.open(config.events) if config.events else None
+        if self.log is not None:
+            sinks.append(self.log)
+        self.sink = Fanout(*sinks)
+        self.timeline, self.phases = self._realize(self.scenario)
+        self.listeners = SipListeners(reactor, self.phases, self.sink, list(config.listen),
+                                      clock)
+        self._attach(self.phases)
+        self.addService(self.listeners)  # type: ignore[no-untyped-call]  # not annotated
+        self.http: EndpointService | None = None
+        if config.http is not None:
+            host, port = config.http
+            site = build_site(config.pki, self.board, ControlActions(self.switch, self.jump),
+                              config.http_token, sink=self.sink)
+            self.http = EndpointService(server_endpoint(reactor, host, port), site,
+                                        self._http_listening)
+            self.addService(self.http)  # type: ignore[no-untyped-call]  # not annotated
+
+    # -- the phases served -------------------------------------------------------------
+    def _realize(self, scenario: Scenario) -> tuple[Timeline, list[PhaseRuntime]]:
+        timeline = realize_timeline(scenario, self.config.pki)
+        hooks = self.config.dialback.dialbacks(self.reactor,
+                                               [realized for _, realized in timeline])
+        phases = phase_runtimes(scenario.name, timeline,
+                                idle_timeout=self.config.idle_timeout,
+                                max_connections=self.config.max_connections,
+                                on_options_accepted=hooks)
+        return timeline, phases
+
+    def _attach(self, phases: Sequence[PhaseRuntime]) -> None:
+        """Let each phase's dial-back report through the listener (its events join the
+        inbound connection's, its connections take ids from the listener's counter)."""
+        for runtime in phases:
+            hook: Any = runtime.settings.on_options_accepted
+            if hook is not None:
+                hook.attach(self.listeners.sip_factory)
+
+    def switch(self, name: str, *, reload: bool = False) -> str:
+        """Serve another catalogue scenario (or re-read the current one's file) from its
+        first phase; connections already open keep what they had."""
+        catalogue = self.config.catalogue()
+        if name not in catalogue and name not in catalogue.broken:
+            raise ScenarioError(f"no scenario {name!r}; known: {', '.join(sorted(catalogue))}")
+        chosen = catalogue.get_scenario(name)  # a broken file fails with its own error
+        timeline, phases = self._realize(chosen)
+        self._attach(phases)
+        self.listeners.timeline.load(phases)
+        self.timeline, self.phases, self.scenario = timeline, phases, chosen
+        self.board.scenario = chosen.name
+        verb = "reloaded" if reload else "now serving"
+        self.sink(Event("phase", 0, "-", f"{verb} scenario {chosen.name}",
+                        {"name": chosen.name, "label": chosen.name}))
+        return f"{verb} scenario {chosen.name}"
+
+    def jump(self, index: int) -> str:
+        """Move the current scenario's timeline to phase ``index`` now."""
+        try:
+            self.listeners.timeline.jump(index)
+        except IndexError as exc:
+            raise ScenarioError(str(exc)) from None
+        return f"phase {index} of {self.scenario.name}"
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the served scenario's file; a bad file keeps the running one."""
+        name = self.scenario.name
+        if self.scenario.source is None:
+            self.sink(Event("phase", 0, "-", "SIGHUP: the scenario comes from command-line "
+                            "options; nothing to reload", {"name": name}))
+            return
+        try:
+            self.switch(name, reload=True)
+        except FakepeerError as exc:
+            self.sink(Event("phase", 0, "-", f"SIGHUP reload failed, still serving {name}: "
+                            f"{exc}", {"name": name, "error": str(exc)}))
+
+    # -- running -----------------------------------------------------------------------
+    def startService(self) -> None:
+        raise_fd_limit()
+        super().startService()  # type: ignore[no-untyped-call]  # MultiService is not annotated
+
+    def ready(self) -> Deferred[object]:
+        """Fires once every SIP address and the HTTP side listen; fails with a
+        :class:`~fakepeer.errors.FakepeerError` ("cannot listen: ...") if one cannot."""
+        waiting: list[Deferred[Any]] = []
+        if self.listeners.listening is not None:
+            waiting.append(self.listeners.listening)
+        if self.http is not None and self.http.listening is not None:
+            waiting.append(self.http.listening)
+        ready: Deferred[Any] = gatherResults(waiting, consumeErrors=True)
+        return ready.addErrback(_cannot_listen)
+
+    def _http_listening(self, port: IListeningPort) -> None:
+        bound = port.getHost()
+        assert isinstance(bound, IPv4Address | IPv6Address)  # a TCP port's address
+        self.sink(Event("listening", 0, f"{bound.host}:{bound.port}",
+                        f"HTTP side service on http://{bound.host}:{bound.port}/ (roots, AIA, "
+                        "CRL, OCSP, status)", {"host": bound.host, "port": bound.port,
+                                               "service": "http"}))
+
+    def stopService(self) -> Deferred[Any]:
+        stopping: Deferred[Any] = super().stopService()  # type: ignore[no-untyped-call]
+        return stopping.addBoth(self._close_log)
+
+    def _close_log(self, result: object) -> object:
+        if self.log is not None:
+            self.log.close()
+        return result
+
+
+def serve_job(application: ServeApplication) -> ServiceJob:
+    """The job :func:`fakepeer.app.runner.run` runs for ``serve``: start the tree, fail
+    if an address cannot be bound, reload on SIGHUP, stop cleanly on SIGINT/SIGTERM."""
+    return ServiceJob(application, ready=application.ready, on_reload=application.reload)
+
+
+def _cannot_listen(reason: Failure) -> Failure:
+    """The first failure inside the gathered ones, as the one line the user reads."""
+    while isinstance(reason.value, FirstError):
+        reason = reason.value.subFailure
+    return Failure(FakepeerError(f"cannot listen: {reason.getErrorMessage()}"))
+
+
+def raise_fd_limit() -> None:
+    """Each SBC connection is a file descriptor; the usual soft limit of 1024 is too low
+    for a lab rehearsing many SBCs, so lift it to the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 16
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
