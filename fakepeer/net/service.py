@@ -34,6 +34,9 @@ from fakepeer.report.events import Event, Sink, utc_now
 #: Many SBCs (or a load test) reconnecting at once must not overflow the accept queue;
 #: Twisted's default of 50 drops connections in bursts.
 LISTEN_BACKLOG = 1024
+#: How long a stopping serve waits for its connections to finish closing before it
+#: aborts them.
+STOP_GRACE = 2.0
 
 
 @implementer(IHalfCloseableProtocol)
@@ -112,8 +115,30 @@ class SipListeners(Service):
             protocol.closing_reason = "fakepeer is shutting down"
             protocol.transport.loseConnection()
         stopping = DeferredList([maybeDeferred(port.stopListening) for port in self.ports])
-        self.sink(Event("stopped", 0, "-", "fakepeer stopped listening", {}, self.clock()))
+        stopping.addCallback(lambda _: self._connections_closed())
+        stopping.addCallback(lambda _: self.sink(
+            Event("stopped", 0, "-", "fakepeer stopped listening", {}, self.clock())))
         return stopping
+
+    def _connections_closed(self) -> Deferred[None]:
+        """The open connections' closes (close_notify answered or not), each aborted
+        if it takes longer than :data:`STOP_GRACE` seconds: serve stops in bounded time
+        and every connection's records (its verdict) come out before it has stopped."""
+        closed = self.sip_factory.all_closed()
+        if closed.called:
+            return closed
+        abort = self.reactor.callLater(STOP_GRACE, self._abort_open)
+
+        def done(result: None) -> None:
+            if abort.active():
+                abort.cancel()
+            return result
+
+        return closed.addBoth(done)
+
+    def _abort_open(self) -> None:
+        for protocol in list(self.sip_factory.active):
+            protocol.transport.abortConnection()
 
 
 class EndpointService(Service):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IDelayedCall,
@@ -369,6 +370,7 @@ class SipServerFactory(Factory):
         self.clock = clock
         self.ids = ConnectionIds()
         self.active: set[SipTlsProtocol] = set()
+        self._waiting: list[Deferred[None]] = []
 
     def buildProtocol(self, addr: Any) -> Protocol | None:
         peer = f"{getattr(addr, 'host', '?')}:{getattr(addr, 'port', '?')}"
@@ -384,3 +386,16 @@ class SipServerFactory(Factory):
 
     def connection_ended(self, protocol: SipTlsProtocol) -> None:
         self.active.discard(protocol)
+        if not self.active:
+            waiting, self._waiting = self._waiting, []
+            for deferred in waiting:
+                deferred.callback(None)
+
+    def all_closed(self) -> Deferred[None]:
+        """Fires once no connection is open (at once if none is): a stopping service
+        waits for this, so every connection's last records are out before it stops."""
+        if not self.active:
+            return succeed(None)
+        deferred: Deferred[None] = Deferred()
+        self._waiting.append(deferred)
+        return deferred
