@@ -10,7 +10,8 @@ import pytest
 
 from fakepeer.cli.status import ExitStatus
 from tests.rehearse.harness import start_rehearsal
-from tests.serve.harness import s_client, s_client_exchange
+from tests.serve.harness import s_client_blocking as s_client
+from tests.serve.harness import s_client_exchange_blocking as s_client_exchange
 from tests.serve.test_tls_refusals import OPTIONS
 
 pytestmark = pytest.mark.loopback

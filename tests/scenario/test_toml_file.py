@@ -158,8 +158,8 @@ def test_serve_goes_on_past_a_broken_file_and_switching_to_it_is_refused(session
     """A live `fakepeer serve` whose scenarios folder holds a broken file starts (the old
     one refused to start at all), says so on stderr once, and the HTTP switch to that
     scenario is refused with the file's error while the running one goes on."""
-    from tests.serve.harness import serving
-    from tests.serve.test_http_side import _post
+    from tests.serve.harness import serving_process as serving
+    from tests.serve.test_http_side import _post_blocking as _post
 
     folder = tmp_path / "mine"
     folder.mkdir()

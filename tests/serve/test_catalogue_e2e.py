@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import pytest_twisted
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -18,6 +19,7 @@ from fakepeer.pki.keys import private_key_pem
 from fakepeer.pki.situation import sbc_chain
 from fakepeer.scenario.load import load_catalogue, shipped_scenarios_dir
 from tests.conftest import make_pki
+from tests.inprocess import in_thread
 from tests.serve.harness import Server, s_client, s_client_exchange, serving
 
 CATALOGUE = load_catalogue([shipped_scenarios_dir()])
@@ -57,25 +59,30 @@ def sbc(session_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     return files
 
 
-def _crl_for_served_leaf(server: Server, client: list[str], folder: Path) -> Path:
+def _fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        return bytes(reply.read())
+
+
+async def _crl_for_served_leaf(server: Server, client: list[str], folder: Path) -> Path:
     """What a revocation-checking SBC does: fetch the CRL at the leaf's CDP URL (here
     from fakepeer's HTTP side, whose port the test knows)."""
-    output = s_client(server.port, "-showcerts", *client).output
+    output = (await s_client(server.port, "-showcerts", *client)).output
     pem = "-----BEGIN CERTIFICATE-----" + output.split("-----BEGIN CERTIFICATE-----")[1]
     leaf = x509.load_pem_x509_certificate(pem.split("-----END CERTIFICATE-----")[0].encode()
                                           + b"-----END CERTIFICATE-----\n")
     cdp = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     path = cdp[0].full_name[0].value.split("/", 3)[3]
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/{path}",
-                                timeout=10) as reply:
-        crl = x509.load_der_x509_crl(reply.read())
+    url = f"http://127.0.0.1:{server.http_port}/{path}"
+    crl = x509.load_der_x509_crl(await in_thread(_fetch, url))
     target = folder / "crl.pem"
     target.write_bytes(crl.public_bytes(Encoding.PEM))
     return target
 
 
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
-def test_scenario_end_to_end(name, session_store, sbc, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_scenario_end_to_end(name, session_store, sbc, tmp_path):
     """A correct SBC (as the scenario's setup says) is judged PASS, or CHECK for a
     mark-down that only the SBC's own state can confirm."""
     scenario = CATALOGUE[name]
@@ -90,12 +97,12 @@ def test_scenario_end_to_end(name, session_store, sbc, tmp_path):
                    "-cert_chain", str(sbc[f"{kind}-chain"])]
     contact = "127.0.0.1" if name == "contact-ip" else "sbc.lab.example"
     wait = 3.0 if scenario.expectation.sip_status == 408 else 10.0
-    with serving(session_store, "--scenario", name) as server:
+    async with serving(session_store, "--scenario", name) as server:
         if name == "revoked":
-            client += ["-crl_check", "-CRL", str(_crl_for_served_leaf(server, client,
-                                                                          tmp_path))]
+            crl = await _crl_for_served_leaf(server, client, tmp_path)
+            client += ["-crl_check", "-CRL", str(crl)]
         mark = server.mark()
-        s_client_exchange(server.port, *client, request=options(contact, host), timeout=wait)
-        verdict = server.next_event("verdict", mark, timeout=20)
+        await s_client_exchange(server.port, *client, request=options(contact, host), timeout=wait)
+        verdict = await server.next_event("verdict", mark, timeout=20)
     wanted = "CHECK" if scenario.expectation.reaction == "mark-down" else "PASS"
     assert verdict["data"]["outcome"] == wanted, verdict["summary"]

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
 
 from tests.crafted import Crafted, crafted_certificates, key_pem, swapped_certificate_handshake
+from tests.inprocess import in_thread
 from tests.serve.harness import Server, s_client, s_client_exchange, serving
 from tests.serve.test_tls_refusals import OPTIONS
 
@@ -34,35 +36,37 @@ def crafted_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
-def _present(server: Server, crafted: Crafted, files: dict[str, Path]) -> None:
+async def _present(server: Server, crafted: Crafted, files: dict[str, Path]) -> None:
     if crafted.owns_key:
-        s_client(server.port, "-cert", str(files[crafted.name]), "-key", str(files["key"]),
-                 timeout=10)
+        await s_client(server.port, "-cert", str(files[crafted.name]), "-key",
+                       str(files["key"]), timeout=10)
     else:
-        swapped_certificate_handshake(server.port, crafted.der)
+        await in_thread(swapped_certificate_handshake, server.port, crafted.der)
 
 
-def _report_of(server: Server, since: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+async def _report_of(server: Server, since: int
+                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The verdict of the first connection accepted after ``since``, and its events."""
-    accepted = server.next_event("tcp-accepted", since)
+    accepted = await server.next_event("tcp-accepted", since)
     connection = accepted["connection"]
-    verdict = server.wait_for(
+    verdict = await server.wait_for(
         lambda e: e["kind"] == "verdict" and e["connection"] == connection, 15, since)
     return verdict, server.events_of(connection)
 
 
 @pytest.mark.parametrize("mode", ["required", "optional"])
-def test_no_crafted_certificate_takes_the_listener_down(session_store, sbc_files, anchors,
+@pytest_twisted.ensureDeferred
+async def test_no_crafted_certificate_takes_the_listener_down(session_store, sbc_files, anchors,
                                                         crafted_files, mode):
     """Every crafted certificate gets its connection judged and its problem named; then
     a correct SBC is still served, and nothing went to stderr."""
-    with serving(session_store, "--no-http", "--max-connections", "5", "--client-cert",
-                 mode, "--idle-timeout", "10") as server:
+    async with serving(session_store, "--no-http", "--max-connections", "5", "--client-cert",
+                       mode, "--idle-timeout", "10") as server:
         missing = []
         for crafted in TABLE:
             mark = server.mark()
-            _present(server, crafted, crafted_files)
-            verdict, events = _report_of(server, mark)
+            await _present(server, crafted, crafted_files)
+            verdict, events = await _report_of(server, mark)
             tls = [e for e in events if e["kind"] in ("tls-established", "tls-failed")]
             problems = tls[0]["data"].get("client_certificate", {}).get("problems", []) \
                 if tls else []
@@ -73,12 +77,12 @@ def test_no_crafted_certificate_takes_the_listener_down(session_store, sbc_files
                 assert tls[0]["data"]["alert"] == "bad_certificate", tls[0]
         assert not missing, missing
         mark = server.mark()
-        result = s_client_exchange(
+        result = await s_client_exchange(
             server.port, "-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
             "-cert_chain", str(sbc_files.chain), "-CAfile", str(anchors["microsoft-2026"]),
             "-servername", "sip.pstnhub.microsoft.com", request=OPTIONS)
         assert "SIP/2.0 200 OK" in result.output, result.output
-        assert server.next_event("verdict", mark)["data"]["options"] == "Active"
+        assert (await server.next_event("verdict", mark))["data"]["options"] == "Active"
     noise = [line for line in server.stderr if "Traceback" in line or "Warning" in line
              or "Unhandled" in line]
     assert not noise, "\n".join(server.stderr)

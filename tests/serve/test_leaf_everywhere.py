@@ -9,6 +9,7 @@ import io
 import re
 
 import pytest
+import pytest_twisted
 from cryptography import x509
 
 from fakepeer.cli.commands.healthcheck import client_context, ping
@@ -17,6 +18,7 @@ from fakepeer.cli.main import main
 from fakepeer.cli.status import ExitStatus
 from fakepeer.pki.situation import sbc_chain
 from tests.conftest import make_pki
+from tests.inprocess import in_thread
 from tests.probe.conftest import s_server
 from tests.serve.harness import serving
 
@@ -55,19 +57,21 @@ def test_scenarios_show_prints_the_leaf_serve_serves(session_store, scenarios, t
     assert re.findall(r"^  leaf names: (.*)$", out.getvalue(), re.MULTILINE) == [LAB_NAME]
 
 
-def test_serve_and_its_dial_back_present_the_same_leaf(session_store, scenarios, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_serve_and_its_dial_back_present_the_same_leaf(session_store, scenarios, tmp_path):
     """The leaf served to an SBC and the client certificate of the dial-back to that
     SBC both carry exactly the [leaf] names."""
     pki = make_pki(session_store)
     sbc = sbc_chain(pki, (SBC_FQDN,))
-    with s_server(tmp_path / "sbc", sbc, extra=("-verify", "9")) as dialled, \
-            serving(session_store, "--scenario", "lab-leaf", "--scenarios", str(scenarios),
-                    "--sbc", f"{SBC_FQDN}=127.0.0.1:{dialled.port}",
-                    "--dialback-timeout", "1") as server:
-        answer = ping("127.0.0.1", server.port, client_context(sbc), fqdn=SBC_FQDN)
-        assert answer.ok, answer
-        server.next_event("dialback", 0, timeout=20)
-        printed = dialled.finish()
+    with s_server(tmp_path / "sbc", sbc, extra=("-verify", "9")) as dialled:
+        async with serving(session_store, "--scenario", "lab-leaf", "--scenarios",
+                           str(scenarios), "--sbc", f"{SBC_FQDN}=127.0.0.1:{dialled.port}",
+                           "--dialback-timeout", "1") as server:
+            answer = await in_thread(ping, "127.0.0.1", server.port, client_context(sbc),
+                                     fqdn=SBC_FQDN)
+            assert answer.ok, answer
+            await server.next_event("dialback", 0, timeout=20)
+            printed = dialled.finish()
     served = x509.load_der_x509_certificate(answer.peer_chain_der[0])
     assert _dns_names(served) == [LAB_NAME]
     pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", printed,

@@ -1,21 +1,30 @@
-"""Starting and stopping ``fakepeer serve``: signals, ports in use, bad options."""
+"""Starting and stopping ``fakepeer serve``: signals, ports in use, bad options. Signals
+need a real process; the rest runs in this one."""
 
 from __future__ import annotations
 
+import io
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
+import pytest_twisted
 
-from tests.serve.harness import serving
+from fakepeer.cli.environment import Environment
+from fakepeer.cli.main import main
+from tests.inprocess import run_command
+from tests.serve.harness import serving, serving_process
+
+
+def _environment() -> Environment:
+    return Environment(stdout=io.StringIO(), stderr=io.StringIO(), variables={})
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_cleanly(session_store, signum):
     """SIGINT and SIGTERM stop the server within a second, logging that it stopped."""
-    with serving(session_store) as server:
+    with serving_process(session_store) as server:
+        assert server.process is not None
         started = time.monotonic()
         server.process.send_signal(signum)
         server.process.wait(timeout=10)
@@ -25,15 +34,18 @@ def test_signal_stops_cleanly(session_store, signum):
     assert elapsed < 3
 
 
-def test_port_in_use_is_a_clear_error(session_store):
+@pytest_twisted.ensureDeferred
+async def test_port_in_use_is_a_clear_error(session_store):
     """A second server on a busy port exits 1 with a message naming the problem."""
-    with serving(session_store) as server:
-        done = subprocess.run(
-            [sys.executable, "-m", "fakepeer", "serve", "--listen", f"127.0.0.1:{server.port}",
-             "--certs", str(session_store)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
-    assert "cannot listen" in done.stderr
-    assert "Traceback" not in done.stderr
+    async with serving(session_store) as server:
+        env = _environment()
+        status = await run_command(["serve", "--listen", f"127.0.0.1:{server.port}",
+                                    "--http", "127.0.0.1:0", "--certs", str(session_store)],
+                                   env)
+    stderr = env.stderr.getvalue()
+    assert status == 1
+    assert "cannot listen" in stderr
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -43,9 +55,9 @@ def test_port_in_use_is_a_clear_error(session_store):
 ])
 def test_bad_options_name_the_problem(session_store, options, message):
     """Invalid options end with one clear line, not a traceback."""
-    done = subprocess.run([sys.executable, "-m", "fakepeer", "serve", "--certs",
-                           str(session_store), *options],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1, done.stderr
-    assert message in done.stderr
-    assert "Traceback" not in done.stderr
+    env = _environment()
+    status = main(["serve", "--certs", str(session_store), *options], env)
+    stderr = env.stderr.getvalue()
+    assert status == 1, stderr
+    assert message in stderr
+    assert "Traceback" not in stderr

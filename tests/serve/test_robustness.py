@@ -1,5 +1,7 @@
 """Misbehaving peers and load: the server explains each, keeps serving everyone else,
-keeps its memory bounded and loses nothing from the event log."""
+keeps its memory bounded and loses nothing from the event log. The peers block, so they
+run on worker threads while serve runs in the test's reactor; the load test measures
+serve's memory apart from its clients, so there serve is a process of its own."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+import pytest_twisted
+from twisted.internet.defer import Deferred
 
 from benchmarks import loadgen
-from tests.serve.harness import Server, serving
+from tests.inprocess import in_thread
+from tests.serve.harness import Server, served, serving_process
 
 pytestmark = pytest.mark.loopback
 
@@ -25,12 +30,17 @@ def sbc_context(sbc_files, tmp_path_factory) -> ssl.SSLContext:
     return loadgen.client_context(bundle, sbc_files.key)
 
 
-def _good_client_works(server: Server, context: ssl.SSLContext) -> None:
-    result = asyncio.run(loadgen.new_connections("127.0.0.1", server.port, context, 1, 1))
+async def _good_client_works(server: Server, context: ssl.SSLContext) -> None:
+    result = await in_thread(asyncio.run, loadgen.new_connections("127.0.0.1", server.port,
+                                                                  context, 1, 1))
     assert result.ok == 1, result
 
 
-def _raw(port: int, data: bytes) -> bytes:
+def _raw(port: int, data: bytes) -> Deferred[bytes]:
+    return in_thread(_raw_blocking, port, data)
+
+
+def _raw_blocking(port: int, data: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(data)
         sock.settimeout(2)
@@ -43,30 +53,33 @@ def _raw(port: int, data: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def server(session_store, tmp_path_factory):
     events = tmp_path_factory.mktemp("events") / "events.jsonl"
-    with serving(session_store, "--idle-timeout", "2", "--events", str(events)) as running:
+    with served(session_store, "--idle-timeout", "2", "--events", str(events)) as running:
         running.events_file = events  # type: ignore[attr-defined]
         yield running
 
 
-def test_plain_sip_on_the_tls_port_is_explained(server, sbc_context):
+@pytest_twisted.ensureDeferred
+async def test_plain_sip_on_the_tls_port_is_explained(server, sbc_context):
     """Plain-TCP SIP on 5061 is refused as not TLS; the next SBC is served."""
     mark = server.mark()
-    _raw(server.port, b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1\r\n\r\n")
-    failed = server.next_event("tls-failed", mark)
+    await _raw(server.port, b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1\r\n\r\n")
+    failed = await server.next_event("tls-failed", mark)
     assert failed["data"]["reason"] == "not-tls"
-    _good_client_works(server, sbc_context)
+    await _good_client_works(server, sbc_context)
 
 
-def test_garbage_bytes_are_explained(server, sbc_context):
+@pytest_twisted.ensureDeferred
+async def test_garbage_bytes_are_explained(server, sbc_context):
     """Random bytes are refused with a reason; the server keeps serving."""
     mark = server.mark()
-    _raw(server.port, bytes(range(256)) * 8)
-    failed = server.next_event("tls-failed", mark)
+    await _raw(server.port, bytes(range(256)) * 8)
+    failed = await server.next_event("tls-failed", mark)
     assert failed["data"]["failed_by"] == "us"
-    _good_client_works(server, sbc_context)
+    await _good_client_works(server, sbc_context)
 
 
-def test_client_hello_then_silence_is_closed_after_the_idle_timeout(server, sbc_context):
+@pytest_twisted.ensureDeferred
+async def test_client_hello_then_silence_is_closed_after_the_idle_timeout(server, sbc_context):
     """A peer that stalls mid-handshake is closed after --idle-timeout, and said so."""
     mark = server.mark()
     context = ssl.create_default_context()
@@ -79,23 +92,30 @@ def test_client_hello_then_silence_is_closed_after_the_idle_timeout(server, sbc_
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(outgoing.read())
         started = time.monotonic()
-        limit = server.next_event("limit", mark, timeout=10)
+        limit = await server.next_event("limit", mark, timeout=10)
         assert limit["data"]["limit"] == "idle_timeout"
         assert 1.5 < time.monotonic() - started < 8
-    failed = server.next_event("tls-failed", mark)
+    failed = await server.next_event("tls-failed", mark)
     assert failed["data"]["reason"] == "stalled"
-    _good_client_works(server, sbc_context)
+    await _good_client_works(server, sbc_context)
 
 
-def test_half_closed_peer_still_gets_its_answer(server, sbc_files, sbc_context):
+@pytest_twisted.ensureDeferred
+async def test_half_closed_peer_still_gets_its_answer(server, sbc_files, sbc_context):
     """A peer that sends OPTIONS and then shuts its sending side still gets 200 OK."""
+    answer = await in_thread(_half_closing_peer, server.port, sbc_files)
+    assert answer.startswith(b"SIP/2.0 200 OK")
+
+
+def _half_closing_peer(port: int, sbc_files) -> bytes:
+    """Handshake, send OPTIONS, shut the sending side, read the answer."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.load_cert_chain(*_bundle(sbc_files))
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = context.wrap_bio(incoming, outgoing)
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         while True:
             try:
                 tls.do_handshake()
@@ -118,7 +138,7 @@ def test_half_closed_peer_still_gets_its_answer(server, sbc_files, sbc_context):
                 answer += tls.read(65536)
             except ssl.SSLWantReadError:
                 continue
-    assert answer.startswith(b"SIP/2.0 200 OK")
+    return answer
 
 
 def _bundle(sbc_files) -> tuple[Path, Path]:
@@ -139,7 +159,7 @@ def roomy_server(session_store, tmp_path_factory):
     """A server with the default idle timeout: 1,000 handshakes on two busy cores can
     take longer than the 2 s the misbehaviour tests use."""
     events = tmp_path_factory.mktemp("events") / "events.jsonl"
-    with serving(session_store, "--events", str(events)) as running:
+    with serving_process(session_store, "--events", str(events)) as running:
         running.events_file = events  # type: ignore[attr-defined]
         yield running
 
@@ -149,6 +169,7 @@ def test_thousand_concurrent_connections(roomy_server, sbc_context):
     in the event log file."""
     server = roomy_server
     loadgen.raise_fd_limit()
+    assert server.process is not None
     before = _rss_kib(server.process.pid)
     mark = server.mark()
 

@@ -3,9 +3,14 @@ expectation, SIP misbehaviour, per-name chains and timelines."""
 
 from __future__ import annotations
 
+import io
 import re
-import time
 
+import pytest_twisted
+
+from fakepeer.cli.environment import Environment
+from fakepeer.cli.main import main
+from tests.inprocess import pause
 from tests.serve.harness import s_client, s_client_exchange, serving
 from tests.serve.test_tls_refusals import OPTIONS
 
@@ -19,67 +24,74 @@ def _issuers(output: str) -> list[str]:
     return re.findall(r"^ *\d+ s:.*CN = (.*)$", output, re.MULTILINE)
 
 
-def test_sbc_rejecting_an_expired_leaf_passes(session_store, sbc_files, anchors):
+@pytest_twisted.ensureDeferred
+async def test_sbc_rejecting_an_expired_leaf_passes(session_store, sbc_files, anchors):
     """expired-leaf: an SBC that refuses the chain is judged PASS, with the alert named."""
-    with serving(session_store, "--scenario", "expired-leaf") as server:
-        s_client(server.port, *_client(sbc_files, anchors), "-verify_return_error")
-        verdict = server.next_event("verdict", 0)
+    async with serving(session_store, "--scenario", "expired-leaf") as server:
+        await s_client(server.port, *_client(sbc_files, anchors), "-verify_return_error")
+        verdict = await server.next_event("verdict", 0)
     assert verdict["data"]["outcome"] == "PASS", verdict
     assert "certificate_expired" in verdict["data"]["outcome_reason"]
 
 
-def test_sbc_accepting_an_expired_leaf_fails(session_store, sbc_files, anchors):
+@pytest_twisted.ensureDeferred
+async def test_sbc_accepting_an_expired_leaf_fails(session_store, sbc_files, anchors):
     """The negative twin: an SBC that ignores verification and sends OPTIONS is a FAIL."""
-    with serving(session_store, "--scenario", "expired-leaf") as server:
-        result = s_client_exchange(server.port, *_client(sbc_files, anchors),
-                                   request=OPTIONS)
+    async with serving(session_store, "--scenario", "expired-leaf") as server:
+        result = await s_client_exchange(server.port, *_client(sbc_files, anchors),
+                                         request=OPTIONS)
         assert "SIP/2.0 200 OK" in result.output
-        verdict = server.next_event("verdict", 0)
+        verdict = await server.next_event("verdict", 0)
     assert verdict["data"]["outcome"] == "FAIL"
     assert "accepted what it should refuse" in verdict["data"]["outcome_reason"]
 
 
-def test_options_503_is_answered_and_left_to_check(session_store, sbc_files, anchors):
+@pytest_twisted.ensureDeferred
+async def test_options_503_is_answered_and_left_to_check(session_store, sbc_files, anchors):
     """options-503 answers 503; the verdict asks to confirm the SBC marked the proxy down."""
-    with serving(session_store, "--scenario", "options-503") as server:
-        result = s_client_exchange(server.port, *_client(sbc_files, anchors), request=OPTIONS)
+    async with serving(session_store, "--scenario", "options-503") as server:
+        result = await s_client_exchange(server.port, *_client(sbc_files, anchors), request=OPTIONS)
         assert "SIP/2.0 503" in result.output
-        verdict = server.next_event("verdict", 0)
+        verdict = await server.next_event("verdict", 0)
     assert verdict["data"]["outcome"] == "CHECK"
 
 
-def test_options_never_answered(session_store, sbc_files, anchors):
+@pytest_twisted.ensureDeferred
+async def test_options_never_answered(session_store, sbc_files, anchors):
     """options-no-answer reads the OPTIONS and says nothing."""
-    with serving(session_store, "--scenario", "options-no-answer") as server:
-        result = s_client_exchange(server.port, *_client(sbc_files, anchors), request=OPTIONS,
-                                   timeout=2)
+    async with serving(session_store, "--scenario", "options-no-answer") as server:
+        result = await s_client_exchange(server.port, *_client(sbc_files, anchors), request=OPTIONS,
+                                         timeout=2)
         assert "SIP/2.0" not in result.output
-        response = server.next_event("sip-response", 0)
+        response = await server.next_event("sip-response", 0)
     assert response["data"]["finding"] == "ignored"
 
 
-def test_connection_reset_after_options(session_store, sbc_files, anchors):
+@pytest_twisted.ensureDeferred
+async def test_connection_reset_after_options(session_store, sbc_files, anchors):
     """connection-reset answers the OPTIONS with a TCP reset."""
-    with serving(session_store, "--scenario", "connection-reset") as server:
-        result = s_client_exchange(server.port, *_client(sbc_files, anchors), request=OPTIONS,
-                                   timeout=3)
+    async with serving(session_store, "--scenario", "connection-reset") as server:
+        result = await s_client_exchange(server.port, *_client(sbc_files, anchors), request=OPTIONS,
+                                         timeout=3)
         assert "SIP/2.0" not in result.output
-        closed = server.next_event("closed", 0)
+        closed = await server.next_event("closed", 0)
     assert "reset" in closed["summary"]
 
 
-def test_staged_rollout_serves_another_chain_on_sip3(session_store, sbc_files, anchors):
+@pytest_twisted.ensureDeferred
+async def test_staged_rollout_serves_another_chain_on_sip3(session_store, sbc_files, anchors):
     """Phase 1 of the staged rollout: sip3 gets the 2026 chain, sip the 2023 one."""
-    with serving(session_store, "--scenario", "staged-rollout") as server:
-        on_sip3 = s_client(server.port, "-showcerts", "-servername",
-                           "sip3.pstnhub.microsoft.com", *_client(sbc_files, anchors))
-        on_sip = s_client(server.port, "-showcerts", "-servername",
-                          "sip.pstnhub.microsoft.com", *_client(sbc_files, anchors))
+    async with serving(session_store, "--scenario", "staged-rollout") as server:
+        on_sip3 = await s_client(server.port, "-showcerts", "-servername",
+                                 "sip3.pstnhub.microsoft.com", *_client(sbc_files, anchors))
+        on_sip = await s_client(server.port, "-showcerts", "-servername",
+                                "sip.pstnhub.microsoft.com", *_client(sbc_files, anchors))
     assert "Microsoft TLS G2 RSA CA OCSP 02 (fakepeer lab)" in _issuers(on_sip3.output)
     assert "Microsoft Azure RSA TLS Issuing CA 03 (fakepeer lab)" in _issuers(on_sip.output)
 
 
-def test_timeline_switches_chain_after_its_duration(session_store, sbc_files, anchors,
+@pytest_twisted.ensureDeferred
+async def test_timeline_switches_chain_after_its_duration(session_store, sbc_files, anchors,
                                                    tmp_path):
     """A user scenario with a 1.5 s phase serves Baltimore first, then the 2026 chain."""
     folder = tmp_path / "mine"
@@ -88,28 +100,26 @@ def test_timeline_switches_chain_after_its_duration(session_store, sbc_files, an
         'era = "microsoft-2020"\n'
         '[[phases]]\nname = "old"\nduration = 1.5\n'
         '[[phases]]\nname = "new"\nera = "microsoft-2026"\n')
-    with serving(session_store, "--scenario", "quick-flip", "--scenarios", str(folder)) as s:
-        before = s_client(s.port, "-showcerts", *_client(sbc_files, anchors))
-        s.wait_for(lambda e: e["kind"] == "phase" and e["data"]["name"] == "new", timeout=10)
-        time.sleep(0.1)
-        after = s_client(s.port, "-showcerts", *_client(sbc_files, anchors))
+    async with serving(session_store, "--scenario", "quick-flip", "--scenarios", str(folder)) as s:
+        before = await s_client(s.port, "-showcerts", *_client(sbc_files, anchors))
+        await s.wait_for(lambda e: e["kind"] == "phase" and e["data"]["name"] == "new", timeout=10)
+        await pause(0.1)
+        after = await s_client(s.port, "-showcerts", *_client(sbc_files, anchors))
     assert "Microsoft RSA TLS CA 01 (fakepeer lab)" in _issuers(before.output)
     assert "Microsoft TLS G2 RSA CA OCSP 02 (fakepeer lab)" in _issuers(after.output)
 
 
 def test_unknown_scenario_lists_the_known_ones(session_store):
     """--scenario with a typo fails naming the scenarios that exist."""
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "fakepeer", "serve", "--certs",
-                           str(session_store), "--scenario", "expired-leef"],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
-    assert "no scenario 'expired-leef'" in done.stderr and "expired-leaf" in done.stderr
+    env = Environment(stdout=io.StringIO(), stderr=io.StringIO(), variables={})
+    status = main(["serve", "--certs", str(session_store), "--scenario", "expired-leef"], env)
+    assert status == 1
+    stderr = env.stderr.getvalue()
+    assert "no scenario 'expired-leef'" in stderr and "expired-leaf" in stderr
 
 
-def test_leaf_attributes_are_overridable(session_store, sbc_files, anchors, tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_leaf_attributes_are_overridable(session_store, sbc_files, anchors, tmp_path):
     """A scenario's [leaf] table (and --leaf-* options) change the served leaf: names,
     key and lifetime; openssl sees them and checks the new name."""
     folder = tmp_path / "mine"
@@ -117,11 +127,11 @@ def test_leaf_attributes_are_overridable(session_store, sbc_files, anchors, tmp_
     (folder / "own-leaf.toml").write_text(
         'era = "microsoft-2026"\n[leaf]\ncommon_name = "sip.lab.example"\n'
         'dns_names = ["sip.lab.example", "*.lab.example"]\nkey = "rsa3072"\ndays = 30\n')
-    with serving(session_store, "--scenario", "own-leaf", "--scenarios", str(folder)) as s:
-        result = s_client(s.port, *_client(sbc_files, anchors), "-verify_hostname",
-                          "sip2.lab.example", "-verify_return_error")
-        wrong = s_client(s.port, *_client(sbc_files, anchors), "-verify_hostname",
-                         "sip.pstnhub.microsoft.com", "-verify_return_error")
+    async with serving(session_store, "--scenario", "own-leaf", "--scenarios", str(folder)) as s:
+        result = await s_client(s.port, *_client(sbc_files, anchors), "-verify_hostname",
+                                "sip2.lab.example", "-verify_return_error")
+        wrong = await s_client(s.port, *_client(sbc_files, anchors), "-verify_hostname",
+                               "sip.pstnhub.microsoft.com", "-verify_return_error")
     assert "s:C = US, ST = WA, L = Redmond, O = Microsoft Corporation, CN = sip.lab.example" \
         in result.output
     assert "a:PKEY: rsaEncryption, 3072 (bit)" in result.output
@@ -129,12 +139,13 @@ def test_leaf_attributes_are_overridable(session_store, sbc_files, anchors, tmp_
     assert "verify error:num=62" in wrong.output
 
 
-def test_leaf_options_on_the_command_line(session_store, sbc_files, anchors):
+@pytest_twisted.ensureDeferred
+async def test_leaf_options_on_the_command_line(session_store, sbc_files, anchors):
     """--leaf-name and --leaf-key override the default scenario's leaf."""
-    with serving(session_store, "--leaf-name", "teams.lab.example", "--leaf-key",
-                 "rsa4096") as server:
-        result = s_client(server.port, *_client(sbc_files, anchors), "-verify_hostname",
-                          "teams.lab.example", "-verify_return_error")
+    async with serving(session_store, "--leaf-name", "teams.lab.example", "--leaf-key",
+                       "rsa4096") as server:
+        result = await s_client(server.port, *_client(sbc_files, anchors), "-verify_hostname",
+                                "teams.lab.example", "-verify_return_error")
     assert "CN = teams.lab.example" in result.output
     assert "a:PKEY: rsaEncryption, 4096 (bit)" in result.output
     assert "Verify return code: 0 (ok)" in result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import pytest_twisted
 
 from fakepeer.vocabulary import DEFECTS
 from tests.serve.harness import s_client, serving
@@ -26,11 +27,12 @@ def _defect(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_defect_is_seen_by_s_client_and_its_alert_logged(session_store, sbc_files, anchors,
+@pytest_twisted.ensureDeferred
+async def test_defect_is_seen_by_s_client_and_its_alert_logged(session_store, sbc_files, anchors,
                                                         name):
     """s_client reports the defect's verify error; fakepeer logs the SBC-side alert."""
     info = DEFECTS[name]
-    with serving(session_store, "--defect", _defect(name)) as server:
+    async with serving(session_store, "--defect", _defect(name)) as server:
         options = ["-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
                    "-cert_chain", str(sbc_files.chain), "-CAfile",
                    str(anchors["microsoft-2026"]), "-servername",
@@ -39,21 +41,22 @@ def test_defect_is_seen_by_s_client_and_its_alert_logged(session_store, sbc_file
         if info.auth_level is not None:
             options += ["-auth_level", str(info.auth_level)]
         mark = server.mark()
-        result = s_client(server.port, *options)
+        result = await s_client(server.port, *options)
         match = re.search(r"verify error:num=(\d+)", result.output)
         assert match, result.output
         assert int(match.group(1)) == info.verify_error
-        failed = server.next_event("tls-failed", mark)
+        failed = await server.next_event("tls-failed", mark)
         assert failed["data"]["failed_by"] == "peer"
         assert failed["data"]["alert"] == CLIENT_ALERT[info.verify_error]
 
 
 @pytest.mark.parametrize("shape", ["with-root", "reversed", "with-extra"])
-def test_chain_shapes_go_on_the_wire_in_order(session_store, sbc_files, shape):
+@pytest_twisted.ensureDeferred
+async def test_chain_shapes_go_on_the_wire_in_order(session_store, sbc_files, shape):
     """s_client -showcerts sees the served certificates in the shape's order."""
-    with serving(session_store, "--defect", shape) as server:
-        result = s_client(server.port, "-showcerts", "-cert", str(sbc_files.cert),
-                          "-key", str(sbc_files.key), "-cert_chain", str(sbc_files.chain))
+    async with serving(session_store, "--defect", shape) as server:
+        result = await s_client(server.port, "-showcerts", "-cert", str(sbc_files.cert),
+                                "-key", str(sbc_files.key), "-cert_chain", str(sbc_files.chain))
     subjects = re.findall(r"^ *\d+ s:(.*)$", result.output, re.MULTILINE)
     assert subjects[0].endswith("CN = sip.pstnhub.microsoft.com")
     if shape == "with-root":

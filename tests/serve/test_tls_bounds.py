@@ -7,6 +7,7 @@ handshakes against a real ``fakepeer serve``."""
 from __future__ import annotations
 
 import pytest
+import pytest_twisted
 
 from tests.serve.harness import s_client, serving
 
@@ -28,23 +29,25 @@ def _protocol(output: str) -> str | None:
     return None
 
 
-def test_a_lower_minimum_keeps_tls_1_2(session_store):
+@pytest_twisted.ensureDeferred
+async def test_a_lower_minimum_keeps_tls_1_2(session_store):
     """With --tls-min TLSv1 a TLS 1.2-only client still completes the handshake, and a
     TLS 1.0 client does too."""
-    with serving(session_store, "--tls-min", "TLSv1", "--ciphers",
-                 "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA", *OPTIONS) as server:
-        modern = s_client(server.port, "-tls1_2")
-        old = s_client(server.port, "-tls1", *LEVEL_0)
+    async with serving(session_store, "--tls-min", "TLSv1", "--ciphers",
+                       "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA", *OPTIONS) as server:
+        modern = await s_client(server.port, "-tls1_2")
+        old = await s_client(server.port, "-tls1", *LEVEL_0)
     assert _protocol(modern.output) == "TLSv1.2", modern.output
     assert _protocol(old.output) == "TLSv1", old.output
 
 
-def test_a_lower_maximum_alone_serves_that_version_and_no_higher(session_store):
+@pytest_twisted.ensureDeferred
+async def test_a_lower_maximum_alone_serves_that_version_and_no_higher(session_store):
     """--tls-max TLSv1.1 on the TLS 1.2-only Teams profile serves TLS 1.1 (the minimum
     follows it down) and refuses TLS 1.2."""
-    with serving(session_store, "--tls-max", "TLSv1.1", "--ciphers", "ECDHE-RSA-AES128-SHA",
-                 *OPTIONS) as server:
-        old = s_client(server.port, "-tls1_1", *LEVEL_0)
-        modern = s_client(server.port, "-tls1_2")
+    async with serving(session_store, "--tls-max", "TLSv1.1", "--ciphers", "ECDHE-RSA-AES128-SHA",
+                       *OPTIONS) as server:
+        old = await s_client(server.port, "-tls1_1", *LEVEL_0)
+        modern = await s_client(server.port, "-tls1_2")
     assert _protocol(old.output) == "TLSv1.1", old.output
     assert _protocol(modern.output) is None, modern.output
