@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import pytest_twisted
 
 from fakepeer.cli.commands.healthcheck import HEALTHCHECK_FQDN, options_request, target_address
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.main import main
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
+from tests.inprocess import in_thread
 from tests.serve.harness import serving
 
 pytestmark = pytest.mark.loopback
@@ -67,17 +69,18 @@ def _silent_listener() -> Iterator[int]:
         server.close()
 
 
-def test_healthy_against_a_real_serve(session_store: Path, tmp_path: Path) -> None:
-    with serving(session_store) as server:
+@pytest_twisted.ensureDeferred
+async def test_healthy_against_a_real_serve(session_store: Path, tmp_path: Path) -> None:
+    async with serving(session_store) as server:
         env = _env(tmp_path)
-        status = main(["healthcheck", f"127.0.0.1:{server.port}", "--certs",
-                       str(session_store)], env)
+        status = await in_thread(main, ["healthcheck", f"127.0.0.1:{server.port}",
+                                        "--certs", str(session_store)], env)
         out, err = _output(env)
         assert status == ExitStatus.SUCCESS, err
         assert f"healthy: 127.0.0.1:{server.port} answered OPTIONS with 200 OK over TLSv1.2" \
             in out
-        tls = server.next_event("tls-established", 0)
-        verdict = server.next_event("verdict", 0)
+        tls = await server.next_event("tls-established", 0)
+        verdict = await server.next_event("verdict", 0)
     # The proxy saw a proper lab SBC: mutual TLS with the healthcheck's certificate,
     # OPTIONS with that FQDN in Contact, and a clean close.
     assert f"CN={HEALTHCHECK_FQDN}" in tls["summary"]
@@ -86,13 +89,14 @@ def test_healthy_against_a_real_serve(session_store: Path, tmp_path: Path) -> No
     assert closed and "(clean)" in closed[0]["summary"]
 
 
-def test_address_comes_from_fakepeer_listen(session_store: Path, tmp_path: Path) -> None:
+@pytest_twisted.ensureDeferred
+async def test_address_comes_from_fakepeer_listen(session_store: Path, tmp_path: Path) -> None:
     """In the image serve listens on $FAKEPEER_LISTEN=0.0.0.0:5061; the healthcheck reads
     the same variable and dials loopback, and takes the store from $FAKEPEER_CERTS."""
-    with serving(session_store) as server:
+    async with serving(session_store) as server:
         env = _env(tmp_path, FAKEPEER_LISTEN=f"0.0.0.0:{server.port}",
                    FAKEPEER_CERTS=str(session_store))
-        assert main(["healthcheck"], env) == ExitStatus.SUCCESS, _output(env)[1]
+        assert await in_thread(main, ["healthcheck"], env) == ExitStatus.SUCCESS, _output(env)[1]
 
 
 def test_nothing_listening_is_unhealthy(session_store: Path, tmp_path: Path) -> None:
@@ -121,23 +125,26 @@ def test_a_silent_peer_times_out(session_store: Path, tmp_path: Path) -> None:
     assert "TLS handshake: no progress within 1s" in _output(env)[1]
 
 
-def test_a_non_200_answer_is_unhealthy(session_store: Path, tmp_path: Path) -> None:
-    with serving(session_store, "--options-status", "503") as server:
+@pytest_twisted.ensureDeferred
+async def test_a_non_200_answer_is_unhealthy(session_store: Path, tmp_path: Path) -> None:
+    async with serving(session_store, "--options-status", "503") as server:
         env = _env(tmp_path)
-        status = main(["healthcheck", f"127.0.0.1:{server.port}", "--certs",
-                       str(session_store)], env)
+        status = await in_thread(main, ["healthcheck", f"127.0.0.1:{server.port}",
+                                        "--certs", str(session_store)], env)
     assert status == ExitStatus.ERROR
     assert "answered OPTIONS with 503 Service Unavailable" in _output(env)[1]
 
 
-def test_without_the_client_certificate_the_handshake_fails(session_store: Path,
-                                                             tmp_path: Path) -> None:
+@pytest_twisted.ensureDeferred
+async def test_without_the_client_certificate_the_handshake_fails(session_store: Path,
+                                                                   tmp_path: Path) -> None:
     """The Microsoft profile requires mutual TLS: the healthcheck must not pass without
     it, or it would not be testing what an SBC does."""
-    with serving(session_store) as server:
+    async with serving(session_store) as server:
         env = _env(tmp_path)
-        status = main(["healthcheck", f"127.0.0.1:{server.port}", "--no-client-cert",
-                       "--certs", str(session_store)], env)
+        status = await in_thread(main, ["healthcheck", f"127.0.0.1:{server.port}",
+                                        "--no-client-cert", "--certs",
+                                        str(session_store)], env)
     assert status == ExitStatus.ERROR
     assert "TLS handshake:" in _output(env)[1]
 

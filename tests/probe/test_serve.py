@@ -23,9 +23,9 @@ PROXY = "sip.pstnhub.microsoft.com"
 @pytest_twisted.ensureDeferred
 async def test_serve_refuses_the_serverauth_only_2026_client_chain(session_store, probe):
     """serve requires clientAuth: the probe's 2026 chain gets bad_certificate, exit 3."""
-    with serving(session_store) as server:
+    async with serving(session_store) as server:
         run = await probe(server.port, "--fqdn", PROXY)
-        refused = server.next_event("tls-failed", 0)
+        refused = await server.next_event("tls-failed", 0)
     assert run.status == ExitStatus.PEER_FAILED
     assert run.of("tls-failed")[0]["data"]["alert"] == "bad_certificate"
     assert run.verdict["certificate"] == "Accepted"  # serve's own chain is fine
@@ -37,10 +37,10 @@ async def test_serve_refuses_the_serverauth_only_2026_client_chain(session_store
 async def test_serve_tolerating_missing_client_auth_accepts_the_2026_chain(session_store, probe):
     """With the late-2025 relaxation serve completes TLS and answers the probe's OPTIONS
     (Contact sip-du-a-us.pstnhub.microsoft.com matches *.pstnhub.microsoft.com) with 200."""
-    with serving(session_store, "--tolerate-missing-client-auth") as server:
+    async with serving(session_store, "--tolerate-missing-client-auth") as server:
         run = await probe(server.port, "--fqdn", PROXY)
-        request = server.next_event("sip-request", 0)
-        answer = server.next_event("sip-response", 0)
+        request = await server.next_event("sip-request", 0)
+        answer = await server.next_event("sip-response", 0)
     assert run.status == ExitStatus.SUCCESS, run.out
     assert run.verdict["ok"]
     assert answer["data"]["status"] == 200
@@ -51,8 +51,8 @@ async def test_serve_tolerating_missing_client_auth_accepts_the_2026_chain(sessi
 async def test_serve_answering_options_with_503_fails_the_sip_side(session_store, probe):
     """TLS passes both ways but a 503 to OPTIONS is OPTIONS Error: the SBC did not accept
     us, exit 3."""
-    with serving(session_store, "--tolerate-missing-client-auth",
-                 "--options-status", "503") as server:
+    async with serving(session_store, "--tolerate-missing-client-auth",
+                       "--options-status", "503") as server:
         run = await probe(server.port, "--fqdn", PROXY)
     assert run.status == ExitStatus.PEER_FAILED
     assert (run.verdict["tls"], run.verdict["certificate"]) == ("Active", "Accepted")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 
 import pytest
+import pytest_twisted
 
 from fakepeer.cli.main import build_parser
 from fakepeer.pki import export
 from fakepeer.pki.keys import private_key_pem
 from tests.conftest import require
-from tests.peers.kamailio import free_port, kamailio
+from tests.inprocess import kamailio_running
+from tests.peers.kamailio import free_port
 from tests.probe.conftest import SBC
 from tests.serve.harness import serving
 
@@ -33,38 +35,42 @@ pytestmark = [
 ]
 
 
-def _rehearse(session_store, chains, folder, trusted: bytes | None):
+async def _rehearse(session_store, chains, folder, trusted: bytes | None):
     """Kamailio pings serve and serve dials it back; once serve has stopped (closing the
     inbound connection, which gives its verdict) return the dialback event, the inbound
     connection's verdict and the outbound connection's events."""
     require("kamailio")
     serve_port = free_port()
-    with kamailio(folder, export.pem(chains.good.sent), private_key_pem(chains.good.key),
-                  ping=f"127.0.0.1:{serve_port}", fqdn=SBC, ca_pem=trusted,
-                  require_certificate=trusted is not None) as sbc:
-        with serving(session_store, "--listen", f"127.0.0.1:{serve_port}",
-                     "--sbc", f"{SBC}=127.0.0.1:{sbc.port}", "--dialback-timeout", "2") as server:
-            dialback = server.next_event("dialback", 0, timeout=20)
+    async with kamailio_running(folder, export.pem(chains.good.sent),
+                                private_key_pem(chains.good.key),
+                                ping=f"127.0.0.1:{serve_port}", fqdn=SBC, ca_pem=trusted,
+                                require_certificate=trusted is not None) as sbc:
+        async with serving(session_store, "--listen", f"127.0.0.1:{serve_port}",
+                           "--sbc", f"{SBC}=127.0.0.1:{sbc.port}",
+                           "--dialback-timeout", "2") as server:
+            dialback = await server.next_event("dialback", 0, timeout=20)
         inbound = [e for e in server.events_of(dialback["connection"]) if e["kind"] == "verdict"]
         outbound = server.events_of(dialback["data"]["outbound_connection"])
     return dialback, inbound, outbound
 
 
-def test_serve_dials_the_contact_back_and_reports_outbound_active(session_store, chains,
-                                                                 tmp_path):
+@pytest_twisted.ensureDeferred
+async def test_serve_dials_the_contact_back_and_reports_outbound_active(session_store, chains,
+                                                                       tmp_path):
     """After 200 OK to Kamailio's OPTIONS serve dials sbc.lab.example and gets 200 there."""
-    dialback, inbound, outbound = _rehearse(session_store, chains, tmp_path / "k", None)
+    dialback, inbound, outbound = await _rehearse(session_store, chains, tmp_path / "k", None)
     assert dialback["summary"].startswith("Active"), dialback
     assert outbound[0]["kind"] == "probe" and outbound[0]["data"]["server_name"] == SBC
     assert outbound[-1]["kind"] == "verdict" and outbound[-1]["data"]["ok"]
     assert "outbound Active" in inbound[0]["summary"]
 
 
-def test_serve_dialling_an_sbc_that_refuses_the_2026_chain_reports_outbound_error(
+@pytest_twisted.ensureDeferred
+async def test_serve_dialling_an_sbc_that_refuses_the_2026_chain_reports_outbound_error(
         session_store, chains, tmp_path):
     """The SBC's listener trusts the 2023 root and checks clientAuth: outbound Error."""
     trusted = export.pem(chains.anchors["microsoft-2023"])
-    dialback, inbound, outbound = _rehearse(session_store, chains, tmp_path / "k", trusted)
+    dialback, inbound, outbound = await _rehearse(session_store, chains, tmp_path / "k", trusted)
     assert dialback["summary"].startswith("Error"), dialback
     assert "unsupported_certificate" in dialback["summary"]
     assert outbound[-1]["data"]["ok"] is False
