@@ -14,7 +14,9 @@ starts it on its own reactor.
 
 from __future__ import annotations
 
+import contextlib
 import resource
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +61,8 @@ class ServeConfig:
     pki: Pki
     listen: Sequence[tuple[str, int]]
     output: TextIO
+    #: Where fakepeer's own problems go (a sink that fails, records lost).
+    errors: TextIO = field(default_factory=lambda: sys.stderr)
     http: tuple[str, int] | None = None
     http_token: str | None = None
     json: bool = False
@@ -86,7 +90,7 @@ class ServeApplication(MultiService):
         self.log = JsonLinesSink.open(config.events) if config.events else None
         if self.log is not None:
             sinks.append(self.log)
-        self.sink = Fanout(*sinks)
+        self.sink = Fanout(*sinks, on_failure=self._sink_failed)
         self.timeline, self.phases = self._realize(self.scenario)
         self.listeners = SipListeners(reactor, self.phases, self.sink, list(config.listen),
                                       clock)
@@ -189,7 +193,21 @@ class ServeApplication(MultiService):
     def _close_log(self, result: object) -> object:
         if self.log is not None:
             self.log.close()
+        for line in self.sink.loss_lines():
+            self._problem(line)
         return result
+
+    # -- fakepeer's own problems ---------------------------------------------------------
+    def _sink_failed(self, name: str, error: Exception) -> None:
+        """A sink failed for the first time: say so once, loudly; serving goes on and
+        what it misses is counted (see :class:`~fakepeer.report.events.Fanout`)."""
+        self._problem(f"cannot write to {name}: {error}; its records are being lost "
+                      "(serving goes on; the count comes at exit)")
+
+    def _problem(self, line: str) -> None:
+        self.board.problems.append(line)
+        with contextlib.suppress(OSError):  # stderr gone: the status page still shows it
+            print(f"fakepeer: {line}", file=self.config.errors, flush=True)
 
 
 def serve_job(application: ServeApplication) -> ServiceJob:

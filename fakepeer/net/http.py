@@ -312,7 +312,9 @@ class StatusPage(Leaf):
             f"<td>{html.escape(v['time'][11:23])}</td><td>#{v['connection']}</td>"
             f"<td>{html.escape(v['peer'])}</td><td>{html.escape(v['summary'])}</td></tr>"
             for v in reversed(snap["verdicts"]))
-        body = (f"<h1>fakepeer</h1><p id='scenario'>Scenario: <b>"
+        problems = "".join(f"<p class='problem'><b>{html.escape(problem)}</b></p>"
+                           for problem in snap["problems"])
+        body = (f"<h1>fakepeer</h1>{problems}<p id='scenario'>Scenario: <b>"
                 f"{html.escape(snap['scenario'])}</b> {html.escape(snap['phase'])}</p>"
                 f"<p id='counts'>Connections: {snap['connections']['total']} "
                 f"({snap['connections']['open']} open). Outcomes: {html.escape(counts)}</p>"

@@ -41,6 +41,8 @@ class StatusBoard:
         self.open_connections: set[int] = set()
         self.total_connections = 0
         self.listening: list[str] = []
+        #: What the engineer must know about fakepeer itself (a sink that fails).
+        self.problems: list[str] = []
 
     def __call__(self, event: Event | Record) -> None:
         self.events.append(event)
@@ -78,6 +80,7 @@ class StatusBoard:
             "connections": {"open": len(self.open_connections),
                             "total": self.total_connections},
             "outcomes": dict(self.outcomes),
+            "problems": list(self.problems),
             "verdicts": [_json(e) for e in self.verdicts],
             "recent_events": [_json(e) for e in list(self.events)[-50:]],
         }

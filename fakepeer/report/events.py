@@ -671,16 +671,45 @@ class ConnectionIds:
         return next(self._counter)
 
 
-class Fanout:
-    """Send every event to several sinks; one failing sink does not silence the others."""
+#: Told once per sink, the first time it fails: the sink's name, and the error.
+SinkFailed = Callable[[str, Exception], None]
 
-    def __init__(self, *sinks: Callable[[Any], None]) -> None:
+
+def sink_name(sink: object) -> str:
+    """What to call a sink in a message: its ``name`` (a file's path), else its repr."""
+    return str(getattr(sink, "name", None) or repr(sink))
+
+
+class Fanout:
+    """Send every record to several sinks; a failing sink does not silence the others.
+
+    A sink that raises (a full disk under ``--events``) is reported once, through
+    ``on_failure``, and from then on every record it fails to take is counted in
+    :attr:`lost` (by sink name) instead of being kept: serving goes on, memory stays
+    bounded, and the loss is reported at exit (issue 12 item 11).
+    """
+
+    def __init__(self, *sinks: Callable[[Any], None],
+                 on_failure: SinkFailed | None = None) -> None:
         self.sinks = list(sinks)
-        self.errors: list[str] = []
+        self.on_failure = on_failure
+        self.lost: dict[str, int] = {}
 
     def __call__(self, event: Event | Record) -> None:
         for sink in self.sinks:
             try:
                 sink(event)
             except Exception as exc:  # a broken sink must not stop serving
-                self.errors.append(f"{sink!r}: {exc}")
+                self._failed(sink, exc)
+
+    def _failed(self, sink: object, error: Exception) -> None:
+        name = sink_name(sink)
+        first = name not in self.lost
+        self.lost[name] = self.lost.get(name, 0) + 1
+        if first and self.on_failure is not None:
+            self.on_failure(name, error)
+
+    def loss_lines(self) -> list[str]:
+        """One line per sink that lost records, for the end of the run."""
+        return [f"{count} record{'s' if count != 1 else ''} lost: {name} could not take "
+                "them" for name, count in self.lost.items()]

@@ -11,6 +11,7 @@ a half-read log.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -207,13 +208,15 @@ class JsonLinesSink:
     Today's untyped :class:`~fakepeer.report.events.Event` is still written as before
     (the compatibility path until the wiring task switches the producers)."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], name: str = "") -> None:
         self.stream = stream
+        #: What messages call this sink (the events file's path).
+        self.name = name or f"the stream {getattr(stream, 'name', stream)!r}"
 
     @classmethod
     def open(cls, path: Path) -> JsonLinesSink:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(path.open("a", encoding="utf-8", buffering=1))
+        return cls(path.open("a", encoding="utf-8", buffering=1), f"the events file {path}")
 
     def __call__(self, event: Event | Record) -> None:
         if isinstance(event, Record):
@@ -223,7 +226,10 @@ class JsonLinesSink:
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.close()
+        """Close the file; one that cannot take its last lines (a full disk) is closed
+        anyway: the failure was reported when it happened."""
+        with contextlib.suppress(OSError):
+            self.stream.close()
 
 
 class ConsoleSink:

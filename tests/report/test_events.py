@@ -3,12 +3,15 @@ refuses; the vocabularies match the layers that produce them."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import typing
+from pathlib import Path
 
 import pytest
 
 from fakepeer.report import events as ev
+from fakepeer.report.jsonl import JsonLinesSink
 from fakepeer.report.legacy import KINDS, TYPED_KINDS
 from fakepeer.tls.observation import FailureReason, SniOutcome
 from tests.report.wire import T0, Dial, Wire, link, served
@@ -93,3 +96,24 @@ def test_kinds_are_unique_and_named():
     """Each record type has its own kind string."""
     kinds = [cls.kind for cls in ev.RECORD_TYPES]
     assert len(set(kinds)) == len(kinds) and all(kinds)
+
+
+def test_a_failing_sink_is_reported_once_and_its_losses_counted(tmp_path):
+    """Issue 12 item 11: a sink on a full disk is named once; the others get every
+    record; what it lost is a count, not a growing list of errors."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this machine")
+    kept: list[ev.Record] = []
+    failures: list[tuple[str, Exception]] = []
+    with Path("/dev/full").open("a", buffering=1) as full:
+        fanout = ev.Fanout(JsonLinesSink(full, "the events file /dev/full"), kept.append,
+                           on_failure=lambda name, error: failures.append((name, error)))
+        for _ in range(1000):
+            fanout(ev.Stopped(time=T0))
+        assert len(kept) == 1000
+        assert [(name, type(error)) for name, error in failures] == [
+            ("the events file /dev/full", OSError)]
+        assert fanout.loss_lines() == [
+            "1000 records lost: the events file /dev/full could not take them"]
+        with contextlib.suppress(OSError):
+            full.close()

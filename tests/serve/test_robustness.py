@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import ssl
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from twisted.internet.defer import Deferred
 
 from benchmarks import loadgen
 from tests.inprocess import in_thread
-from tests.serve.harness import Server, served, serving_process
+from tests.serve.harness import Server, served, serving, serving_process
 
 pytestmark = pytest.mark.loopback
 
@@ -198,3 +200,36 @@ def test_thousand_concurrent_connections(roomy_server, sbc_context):
     assert per_connection < 200, f"{per_connection:.0f} KiB per open connection"
     logged = [json.loads(line) for line in server.events_file.read_text().splitlines()]
     assert sum(1 for e in logged if e["kind"] == "verdict") >= 1000
+
+
+def _status_blocking(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as reply:
+        return json.loads(reply.read())
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_events_file_that_cannot_be_written_is_reported_once_and_serving_goes_on(
+        session_store, sbc_context):
+    """Issue 12 item 11: ``--events`` on a full disk (/dev/full) used to drop every
+    record silently into an unbounded list. Now the first failure is one loud line on
+    stderr and on the status page, SBCs are still served, and the exit says how many
+    records were lost."""
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("no /dev/full on this machine")
+    async with serving(session_store, "--events", str(full)) as server:
+        for _ in range(3):
+            await _good_client_works(server, sbc_context)
+        closed = await server.wait_for(lambda e: e["kind"] == "closed", timeout=10)
+        assert closed  # the console (--json) still gets every record
+        status = await in_thread(_status_blocking, server.http_port)
+        written = server.mark()
+    complaints = [line for line in server.stderr if "/dev/full" in line]
+    assert len(complaints) == 2, server.stderr  # the failure once, the loss at exit
+    assert complaints[0].startswith("fakepeer: cannot write to the events file /dev/full: ")
+    assert "No space left on device" in complaints[0]
+    assert status["problems"] == [complaints[0].removeprefix("fakepeer: ")]
+    lost = re.fullmatch(r"fakepeer: (\d+) records lost: the events file /dev/full could "
+                        r"not take them", complaints[1])
+    assert lost is not None, complaints[1]
+    assert int(lost.group(1)) >= written  # at least every record the console had by then

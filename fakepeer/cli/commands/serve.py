@@ -139,7 +139,7 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) ->
     scenario = chosen_scenario(args, env)
     config = ServeConfig(
         scenario=scenario, pki=open_pki(args, env.variables, env.cwd), listen=addresses,
-        output=env.stdout, http=http_address,
+        output=env.stdout, errors=env.stderr, http=http_address,
         http_token=args.http_token or env.variables.get("FAKEPEER_HTTP_TOKEN"),
         json=args.json, events=args.events, idle_timeout=args.idle_timeout,
         max_connections=args.max_connections, dialback=dialback_settings(args),
