@@ -3,6 +3,8 @@ one factory on one endpoint (the HTTP side)."""
 
 from __future__ import annotations
 
+import os
+import resource
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -19,9 +21,11 @@ from twisted.internet.defer import (
 from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
     IListeningPort,
+    IOpenSSLServerConnectionCreator,
     IProtocolFactory,
     IStreamServerEndpoint,
 )
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from zope.interface import implementer
 
@@ -64,6 +68,72 @@ class HalfCloseTolerantTLSFactory(TLSMemoryBIOFactory):
     protocol = HalfCloseTolerantTLSProtocol
 
 
+class SipTlsFactory(HalfCloseTolerantTLSFactory):
+    """TLS around a :class:`SipServerFactory` that refuses a connection over the cap at
+    accept: no TLS object is made, and the listening port closes the socket at once."""
+
+    def __init__(self, contexts: IOpenSSLServerConnectionCreator, sip_factory: SipServerFactory,
+                 reactor: IListenReactor) -> None:
+        super().__init__(contexts, False, sip_factory, clock=reactor)
+        self.sip_factory = sip_factory
+
+    # IProtocolFactory.buildProtocol may return None (refuse); WrappingFactory's stub says
+    # it never does, hence the ignore.
+    def buildProtocol(self, addr: Any) -> TLSMemoryBIOProtocol | None:  # type: ignore[override]
+        if not self.sip_factory.admit(addr):
+            return None
+        built: TLSMemoryBIOProtocol = super().buildProtocol(addr)
+        return built
+
+
+#: What Twisted's listening port logs when accept() fails for want of descriptors (it
+#: then closes, or cannot accept, the waiting connections: silent resets to the SBC).
+_FD_EXHAUSTED_LOGS = frozenset({
+    "EMFILE encountered; releasing reserved file descriptor.",
+    "Could not accept new connection ({acceptError})",
+})
+
+
+def open_descriptors(limit: int) -> int:
+    """How many of the descriptors below ``limit`` are open. (Asked with ``fstat``: at
+    the limit, listing /proc/self/fd would need a descriptor of its own.)"""
+    count = 0
+    for fd in range(min(limit, 1 << 20)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        count += 1
+    return count
+
+
+@implementer(ILogObserver)
+class DescriptorWatch:
+    """Says once, through ``sink``, that the process ran out of file descriptors:
+    Twisted only logs it, and the SBCs see their connections reset (issue 12 item 2)."""
+
+    def __init__(self, sink: Sink, clock: Callable[[], datetime]) -> None:
+        self.sink = sink
+        self.clock = clock
+        self.reported = False
+
+    def __call__(self, event: LogEvent) -> None:
+        if self.reported or event.get("log_format") not in _FD_EXHAUSTED_LOGS:
+            return
+        if event.get("acceptError", "EMFILE") not in ("EMFILE", "ENFILE"):
+            return
+        self.reported = True
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        limit = "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
+        count = open_descriptors(soft if soft != resource.RLIM_INFINITY else 1 << 20)
+        self.sink(Event("limit", 0, "-", f"out of file descriptors: {count} open, limit "
+                        f"{limit}; "
+                        "new connections are reset until some close (lower "
+                        "--max-connections or raise ulimit -n)",
+                        {"limit": "file_descriptors", "open": count, "value": soft},
+                        self.clock()))
+
+
 class SipListeners(Service):
     """Every listening address of one ``serve`` run, started and stopped together.
 
@@ -81,10 +151,10 @@ class SipListeners(Service):
         self.addresses = addresses
         self.sip_factory = SipServerFactory(phases[0].settings, sink, reactor, clock)
         self.timeline = PhaseSwitch(reactor, phases, self.sip_factory, sink, clock)
-        self.tls_factory = HalfCloseTolerantTLSFactory(self.timeline, False, self.sip_factory,
-                                                       clock=reactor)
+        self.tls_factory = SipTlsFactory(self.timeline, self.sip_factory, reactor)
         self.ports: list[IListeningPort] = []
         self.listening: Deferred[list[IListeningPort]] | None = None
+        self.descriptors = DescriptorWatch(sink, clock)
 
     def listen(self) -> Deferred[list[IListeningPort]]:
         self.running = True
@@ -106,11 +176,14 @@ class SipListeners(Service):
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]  # Service is not annotated
+        globalLogPublisher.addObserver(self.descriptors)
         self.listening = self.listen()
 
     def stopService(self) -> Deferred[Any]:
         super().stopService()  # type: ignore[no-untyped-call]  # Service is not annotated
         self.timeline.stop()
+        globalLogPublisher.removeObserver(self.descriptors)
+        self.sip_factory.stop_reporting()
         for protocol in list(self.sip_factory.active):
             protocol.closing_reason = "fakepeer is shutting down"
             protocol.transport.loseConnection()

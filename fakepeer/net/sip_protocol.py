@@ -42,6 +42,8 @@ DEFAULT_MAX_CONNECTIONS = 4000
 #: peer gets this long to answer our close_notify before the socket is aborted: a peer
 #: that keeps sending instead must not hold the connection (issue 12 item 6).
 DEFAULT_CLOSE_GRACE = 2.0
+#: Refusals over the connection cap are reported as one line per interval, with the count.
+REFUSAL_REPORT_INTERVAL = 1.0
 
 
 #: Called after a 200 OK to an OPTIONS, with (connection id, Contact host, port).
@@ -360,7 +362,8 @@ class SipTlsProtocol(Protocol):
 
 
 class SipServerFactory(Factory):
-    """Makes one :class:`SipTlsProtocol` per connection and enforces the connection cap."""
+    """Makes one :class:`SipTlsProtocol` per connection; :meth:`admit` enforces the
+    connection cap (the TLS factory asks it at accept, before any TLS)."""
 
     def __init__(self, settings: ServeSettings, sink: Sink, reactor: IReactorTime,
                  clock: Callable[[], Any]) -> None:
@@ -371,18 +374,51 @@ class SipServerFactory(Factory):
         self.ids = ConnectionIds()
         self.active: set[SipTlsProtocol] = set()
         self._waiting: list[Deferred[None]] = []
+        self._refused = 0  # refused since the last report
+        self._refusal_report: IDelayedCall | None = None
 
-    def buildProtocol(self, addr: Any) -> Protocol | None:
+    def admit(self, addr: Any) -> bool:
+        """Whether a connection just accepted may be served; one over the cap is not
+        (its socket is closed at once, so the cap bounds file descriptors) and is
+        counted: a burst of refusals is one line, once per :data:`REFUSAL_REPORT_INTERVAL`
+        (issue 12 item 2: each refusal printed a traceback after a full TLS handshake).
+        """
+        if len(self.active) < self.settings.max_connections:
+            return True
+        self._refused += 1
+        if self._refusal_report is None:
+            self._refusal_report = self.reactor.callLater(REFUSAL_REPORT_INTERVAL,
+                                                          self._report_refusals)
+        return False
+
+    def _report_refusals(self) -> None:
+        refused, self._refused = self._refused, 0
+        if refused == 0:  # the burst is over; the next refusal starts a new one
+            self._refusal_report = None
+            return
+        limit = self.settings.max_connections
+        self.sink(Event("tcp-refused", 0, "-",
+                        f"refused {refused} connection{'s' if refused != 1 else ''} at "
+                        f"accept: {limit} open connections is the limit (--max-connections)",
+                        {"limit": "max_connections", "value": limit, "count": refused},
+                        self.clock()))
+        self._refusal_report = self.reactor.callLater(REFUSAL_REPORT_INTERVAL,
+                                                      self._report_refusals)
+
+    def buildProtocol(self, addr: Any) -> Protocol:
         peer = f"{getattr(addr, 'host', '?')}:{getattr(addr, 'port', '?')}"
-        connection_id = self.ids.next()
-        if len(self.active) >= self.settings.max_connections:
-            self.sink(Event("tcp-refused", connection_id, peer,
-                            f"connection limit {self.settings.max_connections} reached: refused",
-                            {"limit": "max_connections"}, self.clock()))
-            return None
-        protocol = SipTlsProtocol(self, connection_id, peer)
+        protocol = SipTlsProtocol(self, self.ids.next(), peer)
         self.active.add(protocol)
         return protocol
+
+    def stop_reporting(self) -> None:
+        """Report the refusals still counted, and stop the interval timer."""
+        if self._refusal_report is not None and self._refusal_report.active():
+            self._refusal_report.cancel()
+            self._report_refusals()
+            if self._refusal_report is not None and self._refusal_report.active():
+                self._refusal_report.cancel()
+        self._refusal_report = None
 
     def connection_ended(self, protocol: SipTlsProtocol) -> None:
         self.active.discard(protocol)

@@ -19,7 +19,12 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
 from fakepeer import sip
-from fakepeer.net.sip_protocol import ServeSettings, SipServerFactory, SipTlsProtocol
+from fakepeer.net.sip_protocol import (
+    REFUSAL_REPORT_INTERVAL,
+    ServeSettings,
+    SipServerFactory,
+    SipTlsProtocol,
+)
 from fakepeer.report.jsonl import JsonLinesSink
 
 
@@ -40,7 +45,7 @@ def test_a_report_that_fails_still_frees_the_connections_place():
         assert isinstance(protocol, SipTlsProtocol)
         protocol.makeConnection(StringTransport())
         protocols.append(protocol)
-    assert factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40002)) is None  # the cap
+    assert not factory.admit(IPv4Address("TCP", "127.0.0.1", 40002))  # the cap
     full = Path("/dev/full").open("w", encoding="utf-8")  # noqa: SIM115 - closed below
     sink.stream = full
     for protocol in protocols:
@@ -50,5 +55,8 @@ def test_a_report_that_fails_still_frees_the_connections_place():
     with contextlib.suppress(OSError):  # what is still buffered cannot be written either
         full.close()
     assert factory.active == set()
+    # The refusal of 40002 is reported once its interval ends, and that timer stops; a
+    # connection's timers (idle, deadlines, close grace) are all longer than this.
+    reactor.pump([REFUSAL_REPORT_INTERVAL] * 2)
     assert not [call for call in reactor.getDelayedCalls() if call.active()]
-    assert factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40003)) is not None
+    assert factory.admit(IPv4Address("TCP", "127.0.0.1", 40003))

@@ -9,7 +9,12 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
 from fakepeer import sip
-from fakepeer.net.sip_protocol import ServeSettings, SipServerFactory, SipTlsProtocol
+from fakepeer.net.sip_protocol import (
+    REFUSAL_REPORT_INTERVAL,
+    ServeSettings,
+    SipServerFactory,
+    SipTlsProtocol,
+)
 from fakepeer.report.events import Event
 from tests.net.conftest import responses
 
@@ -108,17 +113,28 @@ def test_options_ignore_never_responses():
     assert any(e.data.get("finding") == "ignored" for e in events)
 
 
-def test_connection_cap_refuses_the_next_connection():
-    """Past max_connections a new connection is refused and reported."""
+def test_connection_cap_refuses_at_accept_and_reports_a_burst_once():
+    """Past max_connections a connection is not admitted (the port closes it before any
+    TLS); a burst of refusals is one line with the count, per interval (issue 12 #2)."""
     events: list[Event] = []
+    reactor = MemoryReactorClock()
     factory = SipServerFactory(
         ServeSettings(profile=sip.MICROSOFT, responder_policy=sip.ResponderPolicy(),
                       max_connections=1),
-        events.append, MemoryReactorClock(), lambda: datetime(2026, 11, 22, tzinfo=UTC))
+        events.append, reactor, lambda: datetime(2026, 11, 22, tzinfo=UTC))
+    assert factory.admit(IPv4Address("TCP", "127.0.0.1", 1))
     first = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
     first.makeConnection(StringTransport())
-    assert factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 2)) is None
-    assert events[-1].kind == "tcp-refused"
+    assert not any(factory.admit(IPv4Address("TCP", "127.0.0.1", 2 + n)) for n in range(50))
+    assert [e.kind for e in events] == ["tcp-accepted"]  # nothing per refusal
+    reactor.advance(REFUSAL_REPORT_INTERVAL)
+    (refused,) = [e for e in events if e.kind == "tcp-refused"]
+    assert refused.data == {"limit": "max_connections", "value": 1, "count": 50}
+    assert refused.summary.startswith("refused 50 connections at accept")
+    reactor.advance(REFUSAL_REPORT_INTERVAL * 5)  # a quiet interval ends the burst
+    assert not factory.admit(IPv4Address("TCP", "127.0.0.1", 99))
+    reactor.advance(REFUSAL_REPORT_INTERVAL)
+    assert [e.data["count"] for e in events if e.kind == "tcp-refused"] == [50, 1]
 
 
 def test_lost_connection_gets_a_verdict():

@@ -237,11 +237,13 @@ def _stderr_reader(server: ServerProcess) -> None:
 
 
 @contextmanager
-def serving_process(certs: Path, *options: str) -> Iterator[ServerProcess]:
+def serving_process(certs: Path, *options: str, prefix: tuple[str, ...] = ()
+                    ) -> Iterator[ServerProcess]:
     """Run a ``fakepeer serve --json`` process on an ephemeral loopback port until the
-    block ends (SIGTERM, then a kill after 15 s)."""
+    block ends (SIGTERM, then a kill after 15 s); ``prefix`` runs it under another
+    command (``prlimit ...``)."""
     argv, http = _command(certs, options)
-    process = subprocess.Popen([sys.executable, "-m", "fakepeer", *argv],
+    process = subprocess.Popen([*prefix, sys.executable, "-m", "fakepeer", *argv],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     server = ServerProcess(process=process)

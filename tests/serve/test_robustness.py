@@ -19,10 +19,14 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 
 from benchmarks import loadgen
+from tests.conftest import require
 from tests.inprocess import in_thread
 from tests.serve.harness import Server, served, serving, serving_process
 
 pytestmark = pytest.mark.loopback
+
+#: A descriptor limit serve reaches at once (it needs about 20 to start).
+FD_LIMIT = 64
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +237,77 @@ async def test_an_events_file_that_cannot_be_written_is_reported_once_and_servin
                         r"not take them", complaints[1])
     assert lost is not None, complaints[1]
     assert int(lost.group(1)) >= written  # at least every record the console had by then
+
+
+def _silent_peers_blocking(port: int, count: int, wait: float) -> list[bytes | None]:
+    """``count`` TCP connections that send nothing; what each read within ``wait``
+    seconds (``b""``: closed by the server; ``None``: still open)."""
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
+    try:
+        deadline = time.monotonic() + wait
+        seen: list[bytes | None] = []
+        for sock in sockets:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                seen.append(sock.recv(4096))
+            except TimeoutError:
+                seen.append(None)
+            except ConnectionResetError:
+                seen.append(b"")
+        return seen
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_over_the_connection_cap_peers_are_refused_at_accept(session_store,
+                                                                   sbc_context):
+    """Issue 12 item 2: over ``--max-connections`` a peer used to get a whole TLS
+    handshake, then EOF, and a silent one held its descriptor until the idle timeout.
+    Now it is closed at accept (before TLS), a burst of refusals is one line with the
+    count, and no traceback is printed."""
+    async with serving(session_store, "--max-connections", "2", "--idle-timeout", "5",
+                       "--no-http") as server:
+        holders = in_thread(_silent_peers_blocking, server.port, 2, 2.5)
+        first = await server.next_event("tcp-accepted", 0)
+        await server.wait_for(lambda e: e["kind"] == "tcp-accepted"
+                              and e["connection"] != first["connection"], 10)
+        started = time.monotonic()
+        refused = await in_thread(_silent_peers_blocking, server.port, 20, 3.0)
+        assert refused == [b""] * 20  # every one closed, none waits for its idle timeout
+        assert time.monotonic() - started < 3.0
+        report = await server.next_event("tcp-refused", 0, timeout=5)
+        assert report["data"] == {"limit": "max_connections", "value": 2, "count": 20}
+        assert await holders == [None, None]  # served (idle, under their 5 s timeout)
+        await _good_client_works(server, sbc_context)  # the cap is free again
+    assert [e["kind"] for e in server.events].count("tcp-refused") == 1
+    assert server.kinds().count("tcp-accepted") == 3  # the refused never got that far
+    assert not [line for line in server.stderr if "Traceback" in line], server.stderr
+
+
+def test_running_out_of_file_descriptors_is_said_once(session_store):
+    """Issue 12 item 2: at the process's descriptor limit Twisted resets each waiting
+    connection and only logs it; serve says so once, with the numbers. (A process of its
+    own: the limit is the whole process's.)"""
+    require("prlimit")
+    with serving_process(session_store, "--no-http",
+                         prefix=("prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", "--")) as server:
+        held = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                for _ in range(FD_LIMIT + 40)]
+        try:
+            said = server.wait_for(lambda e: e["kind"] == "limit"
+                                   and e["connection"] == 0, timeout=10)
+            more = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                    for _ in range(40)]
+            time.sleep(0.5)
+            for sock in more:
+                sock.close()
+        finally:
+            for sock in held:
+                sock.close()
+        time.sleep(0.3)
+    assert said["data"]["limit"] == "file_descriptors" and said["data"]["value"] == FD_LIMIT
+    assert re.match(rf"out of file descriptors: \d+ open, limit {FD_LIMIT}; ",
+                    said["summary"]), said
+    assert len([e for e in server.events if e["kind"] == "limit"]) == 1
