@@ -45,6 +45,7 @@ from zope.interface import implementer
 
 from fakepeer import sip
 from fakepeer.net.endpoints import client_endpoint
+from fakepeer.net.keepalives import KeepaliveTally, keepalive_summary
 from fakepeer.net.reactors import IDialReactor
 from fakepeer.pki.chain import ServedChain
 from fakepeer.report.events import Event, Sink, utc_now
@@ -240,12 +241,18 @@ class _Attempt(Protocol):
         self._timer: IDelayedCall | None = None
         self._tls: Any = None
         self._done_reading = False
+        self.keepalives = KeepaliveTally(reactor, self._report_keepalives)
 
     # -- reporting -----------------------------------------------------------------------
     def emit(self, kind: str, summary: str, **data: Any) -> None:
+        if kind != "sip-keepalive":
+            self.keepalives.flush()  # the pings before this record come first
         event = Event(kind, self.connection_id, self.target.peer, summary, data, self.clock())
         self.events.append(event)
         self.sink(event)
+
+    def _report_keepalives(self, count: int) -> None:
+        self.emit("sip-keepalive", keepalive_summary(count), count=count)
 
     def _arm(self, seconds: float, action: Callable[[], None]) -> None:
         self._disarm()
@@ -406,7 +413,7 @@ class _Attempt(Protocol):
 
     def _sip_event(self, event: sip.Event) -> None:
         if isinstance(event, sip.KeepAlive):
-            self.emit("sip-keepalive", "CRLF keep-alive ping answered with CRLF")
+            self.keepalives.ping()
             self.transport.write(sip.PONG)
         elif isinstance(event, sip.Request):
             self.emit("sip-request", f"{event.method} {event.uri} from the SBC on fakepeer's "

@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from fakepeer import sip
+from fakepeer.net.keepalives import KeepaliveTally, keepalive_summary
 from fakepeer.report.events import ConnectionIds, Event, Sink
 from fakepeer.report.judge import ExpectationLike, judge
 from fakepeer.report.verdict import judge_connection
@@ -102,13 +103,19 @@ class SipTlsProtocol(Protocol):
         self._stalled = False
         self._lost = False
         self._closing = False  # fakepeer closed: nothing more is read
+        self.keepalives = KeepaliveTally(factory.reactor, self._report_keepalives)
 
     # -- reporting -----------------------------------------------------------------------
     def emit(self, kind: str, summary: str, **data: Any) -> None:
+        if kind != "sip-keepalive":
+            self.keepalives.flush()  # the pings before this record come first
         event = Event(kind, self.connection_id, self.peer, summary, data,
                       self.factory.clock())
         self.events.append(event)
         self.factory.sink(event)
+
+    def _report_keepalives(self, count: int) -> None:
+        self.emit("sip-keepalive", keepalive_summary(count), count=count)
 
     # -- connection ----------------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -155,11 +162,13 @@ class SipTlsProtocol(Protocol):
         order (issue 12 item 3: ~500 pipelined ones recursed until RecursionError).
         """
         progressed = False
+        pongs = 0  # written together, before anything else is: one write, not one a ping
         while not self._closing:
             try:
                 event = self.sip.next_event()
             except sip.RemoteSipError as error:
                 progressed = True
+                pongs = self._pong(pongs)
                 if self._protocol_error(error):
                     continue
                 break
@@ -167,15 +176,23 @@ class SipTlsProtocol(Protocol):
                 break
             progressed = True
             if isinstance(event, sip.KeepAlive):
-                self.emit("sip-keepalive", "CRLF keep-alive ping answered with CRLF")
-                self.transport.write(sip.PONG)
-            elif isinstance(event, sip.Request):
+                pongs += 1
+                self.keepalives.ping()
+                continue
+            pongs = self._pong(pongs)
+            if isinstance(event, sip.Request):
                 self._answer(event)
             elif isinstance(event, sip.Response):
                 self.emit("sip-response", f"unexpected response {event.status} from the SBC "
                           "on its own connection: ignored", status=event.status,
                           direction="received")
+        self._pong(pongs)
         return progressed
+
+    def _pong(self, pongs: int) -> int:
+        if pongs and not self._lost:
+            self.transport.write(sip.PONG * pongs)
+        return 0
 
     def _answer(self, request: sip.Request) -> None:
         self.emit("sip-request", f"{request.method} {request.uri}", method=request.method,

@@ -3,6 +3,7 @@ against its dialer (issue 12 items 3, 5 and 6), each bounded by counts and deadl
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -186,3 +187,55 @@ async def test_probe_logs_a_hostile_answer_once_and_gives_up_within_the_grace(la
     assert result.sip_problem is not None
     assert result.sip_problem.startswith("malformed SIP from the SBC")
     assert took < CLOSE_GRACE + 3.0, f"dial took {took:.2f} s"
+
+
+def pinging_sbc(lab: Lab, listener: socket.socket, pings: int, ready: threading.Event,
+                flood: Flood) -> None:
+    """An SBC (thread, stdlib ssl) that answers fakepeer's OPTIONS only after ``pings``
+    CRLF keep-alive pings."""
+    listener.settimeout(10)
+    ready.set()
+    connection, _ = listener.accept()
+    with connection, lab.server_context().wrap_socket(connection, server_side=True) as tls:
+        tls.settimeout(10)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += tls.recv(4096)
+        head = request.split(b"\r\n\r\n")[0].decode()
+        kept = [line for line in head.split("\r\n")[1:]
+                if line.split(":")[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+        tls.sendall(b"\r\n\r\n" * pings)
+        flood.sent = 4 * pings
+        tls.sendall(("SIP/2.0 200 OK\r\n" + "\r\n".join(kept)
+                     + "\r\nContent-Length: 0\r\n\r\n").encode())
+        with contextlib.suppress(OSError):
+            while tls.recv(65536):
+                pass
+
+
+@pytest_twisted.ensureDeferred
+async def test_probe_counts_an_sbcs_keepalive_flood_in_one_line(lab):
+    """fakepeer's dialer, pinged 131,072 times before the answer, reports the pings as
+    one count (issue 12 item 4: probe against a pinging SBC printed 380,928 lines)."""
+    root = x509.load_pem_x509_certificate(lab.ca.cert_pem.bytes())
+    caller = Caller(profile="genesys", era="genesys", policy=GENESYS, client_chain=None,
+                    sip_profile=sip.GENESYS, trust=(root,), sbc_eku="serverAuth",
+                    from_host=GENESYS_FROM_HOST)
+    listener = socket.create_server(("127.0.0.1", 0))
+    ready, flood, pings = threading.Event(), Flood(), 131_072
+    sbc = threading.Thread(target=pinging_sbc, args=(lab, listener, pings, ready, flood))
+    sbc.start()
+    try:
+        ready.wait(5)
+        events: list = []
+        result = await dial(reactor, caller,
+                            DialTarget("127.0.0.1", listener.getsockname()[1], SERVER_NAME),
+                            sink=events.append, connection_id=1, timeout=10.0,
+                            options_anyway=True)
+    finally:
+        await threads.deferToThread(sbc.join, 15)
+        listener.close()
+    assert result.response is not None and result.response.status == 200
+    counted = [e.data["count"] for e in events if e.kind == "sip-keepalive"]
+    assert counted == [pings], [e.summary for e in events]
+    assert len(events) < 15, [e.kind for e in events]

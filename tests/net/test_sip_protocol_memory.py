@@ -9,6 +9,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
 from fakepeer import sip
+from fakepeer.net.keepalives import KEEPALIVE_REPORT_INTERVAL
 from fakepeer.net.sip_protocol import (
     REFUSAL_REPORT_INTERVAL,
     ServeSettings,
@@ -58,12 +59,28 @@ def test_request_split_byte_by_byte_is_answered_once():
     assert transport.value().count(b"SIP/2.0 200 OK") == 1
 
 
-def test_keepalive_is_answered_with_crlf():
-    """RFC 5626 double-CRLF ping gets a single CRLF pong."""
-    protocol, transport, events, _ = _connect()
+def test_keepalive_is_answered_with_crlf_and_counted():
+    """RFC 5626 double-CRLF ping gets a single CRLF pong; the ping is counted and
+    reported once the report interval has passed (issue 12 item 4)."""
+    protocol, transport, events, reactor = _connect()
     protocol.dataReceived(b"\r\n\r\n")
     assert transport.value() == b"\r\n"
-    assert events[-1].kind == "sip-keepalive"
+    assert events[-1].kind == "tcp-accepted"  # not one record per ping
+    reactor.advance(KEEPALIVE_REPORT_INTERVAL)
+    assert (events[-1].kind, events[-1].data) == ("sip-keepalive", {"count": 1})
+
+
+def test_a_keepalive_flood_is_one_line_before_the_next_record():
+    """100,000 pings in one read: 100,000 pongs, and one record with the count, before
+    the OPTIONS that follows them (issue 12 item 4: one event and line per ping)."""
+    protocol, transport, events, _ = _connect()
+    protocol.dataReceived(b"\r\n\r\n" * 100_000 + OPTIONS)
+    assert transport.value().startswith(b"\r\n" * 100_000 + b"SIP/2.0 200 OK")
+    assert [(e.kind, e.data.get("count")) for e in events[:3]] == [
+        ("tcp-accepted", None), ("sip-keepalive", 100_000), ("sip-request", None)]
+    protocol.dataReceived(b"\r\n\r\n" * 3)
+    protocol.connectionLost(None)
+    assert [e.data["count"] for e in events if e.kind == "sip-keepalive"] == [100_000, 3]
 
 
 def test_malformed_message_gets_400_and_the_connection_goes_on():

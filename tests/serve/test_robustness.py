@@ -22,6 +22,7 @@ from benchmarks import loadgen
 from tests.conftest import require
 from tests.inprocess import in_thread
 from tests.serve.harness import Server, served, serving, serving_process
+from tests.serve.test_tls_refusals import OPTIONS
 
 pytestmark = pytest.mark.loopback
 
@@ -311,3 +312,47 @@ def test_running_out_of_file_descriptors_is_said_once(session_store):
     assert re.match(rf"out of file descriptors: \d+ open, limit {FD_LIMIT}; ",
                     said["summary"]), said
     assert len([e for e in server.events if e["kind"] == "limit"]) == 1
+
+
+PING_FLOOD = 512 * 1024  # bytes of "\r\n\r\n" pings (issue 12 #4 measured 10 MB)
+
+
+def _ping_flood_blocking(port: int, context: ssl.SSLContext, flood: bytes,
+                         then: bytes) -> bytes:
+    """Over TLS: ``flood``, then ``then``; everything read until a whole SIP answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as raw, \
+            context.wrap_socket(raw, server_hostname="sip.pstnhub.microsoft.com") as tls:
+        tls.sendall(flood + then)
+        received = bytearray()
+        while b"\r\n\r\n" not in received.lstrip(b"\r\n"):
+            chunk = tls.recv(1 << 16)
+            if not chunk:
+                break
+            received += chunk
+        return bytes(received)
+
+
+def _rss_bytes() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_keepalive_flood_is_counted_in_a_handful_of_lines(session_store, sbc_context):
+    """Issue 12 item 4: every CRLF ping was an event kept by its connection and a line
+    on the console (10 MB of pings: RSS 125 -> 759 MB, never returned). Now the pings are
+    counted: a handful of lines, and memory that does not grow with them."""
+    pings = PING_FLOOD // 4
+    async with serving(session_store, "--no-http") as server:
+        before = _rss_bytes()
+        answer = await in_thread(_ping_flood_blocking, server.port, sbc_context,
+                                 b"\r\n\r\n" * pings, OPTIONS, deadline=60)
+        grown = _rss_bytes() - before
+        request = await server.next_event("sip-request", 0)
+    assert answer.count(b"\r\n") >= pings and b"SIP/2.0 200 OK" in answer
+    counted = [e for e in server.events if e["kind"] == "sip-keepalive"]
+    assert sum(e["data"]["count"] for e in counted) == pings
+    assert len(counted) <= 3, [e["summary"] for e in counted]
+    assert len(server.events) < 20, server.kinds()
+    assert request["connection"] == counted[0]["connection"]
+    assert grown < 64 * 1024 * 1024, f"RSS grew {grown / 2**20:.0f} MB"
