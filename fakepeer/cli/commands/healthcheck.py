@@ -38,15 +38,15 @@ from fakepeer.pki import export
 from fakepeer.pki.chain import ServedChain
 from fakepeer.pki.keys import private_key_pem
 from fakepeer.pki.situation import sbc_chain
+from fakepeer.report.sessions import HEALTHCHECK_FQDN, HEALTHCHECK_USER_AGENT
 
-HEALTHCHECK_FQDN = "healthcheck.fakepeer.invalid"
 DEFAULT_ADDRESS = "127.0.0.1:5061"
 DEFAULT_TIMEOUT = 5.0
 TARGET = "sip.pstnhub.microsoft.com"
 _CALL_IDS = itertools.count(1)
 #: How the healthcheck writes SIP: as a plain RFC 3261 SBC (canonical header names), with
 #: a User-Agent that says what it is.
-_SBC_STYLE = sip.SipProfile(name="healthcheck", server_product="fakepeer-healthcheck")
+_SBC_STYLE = sip.SipProfile(name="healthcheck", server_product=HEALTHCHECK_USER_AGENT)
 #: serve listens on every interface in a container; the healthcheck dials loopback.
 _LOOPBACK_FOR_WILDCARD = {ANY_HOST: "127.0.0.1", "::": "::1"}
 
