@@ -51,7 +51,8 @@ class Events:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Re-entrant: a wait_for predicate may read the events (kinds(), events_of()) too.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def mark(self) -> int:
         """A position in the event list: later waits can look only at what came after."""
