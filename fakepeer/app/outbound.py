@@ -18,6 +18,7 @@ from fakepeer.probe.caller import Caller, build_caller
 from fakepeer.probe.dialback import DialBack
 from fakepeer.realize import RealizedScenario
 from fakepeer.tls.inspect import EkuRule
+from fakepeer.tls.keylog import KeyLog
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,14 @@ class OutboundSettings:
     """How fakepeer dials, beyond what the scenario says: extra roots the SBC's
     certificate may chain to, the EKU rule for it (default: the era's), the host in the
     OPTIONS (default: the profile's), the timeout per phase and the time certificates
-    are judged at (default: the clock)."""
+    are judged at (default: the clock); ``keylog`` gets the TLS secrets of every dial."""
 
     extra_trust: tuple[x509.Certificate, ...] = ()
     sbc_eku: EkuRule | None = None
     from_host: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     now: dt.datetime | None = None
+    keylog: KeyLog | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -40,7 +42,7 @@ class OutboundSettings:
     def caller(self, realized: RealizedScenario) -> Caller:
         """Who dials for ``realized`` (a scenario as served, or as probe describes it)."""
         return build_caller(realized, extra_trust=self.extra_trust, sbc_eku=self.sbc_eku,
-                            from_host=self.from_host)
+                            from_host=self.from_host, keylog=self.keylog)
 
 
 @dataclass(frozen=True)

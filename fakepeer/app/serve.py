@@ -45,6 +45,7 @@ from fakepeer.report.events import Event, Fanout, utc_now
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
 from fakepeer.scenario.load import Catalogue
 from fakepeer.scenario.model import Phase, Scenario
+from fakepeer.tls.keylog import KeyLog
 
 Timeline = tuple[tuple[Phase, RealizedScenario], ...]
 
@@ -71,6 +72,9 @@ class ServeConfig:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     dialback: DialbackSettings = field(default_factory=DialbackSettings)
     catalogue: Callable[[], Catalogue] = field(default=Catalogue)
+    #: Where every served connection's TLS secrets go (``--keylog``); the dial-back's
+    #: come from ``dialback.outbound.keylog``.
+    keylog: KeyLog | None = None
 
 
 class ServeApplication(MultiService):
@@ -113,7 +117,7 @@ class ServeApplication(MultiService):
         phases = phase_runtimes(scenario.name, timeline,
                                 idle_timeout=self.config.idle_timeout,
                                 max_connections=self.config.max_connections,
-                                on_options_accepted=hooks)
+                                on_options_accepted=hooks, keylog=self.config.keylog)
         return timeline, phases
 
     def _attach(self, phases: Sequence[PhaseRuntime]) -> None:

@@ -13,6 +13,7 @@ from fakepeer.addresses import SIP_TLS_PORT, AddressError, is_ip_address, parse_
 from fakepeer.app.outbound import DialbackSettings, OutboundSettings
 from fakepeer.cli.options import parse_now
 from fakepeer.errors import ConfigError
+from fakepeer.tls.keylog import KeyLog
 
 _EKU_RULES = ("serverAuth", "serverAuth+clientAuth", "clientAuth", "any")
 
@@ -90,20 +91,22 @@ def load_trust(paths: list[Path]) -> tuple[x509.Certificate, ...]:
     return tuple(roots)
 
 
-def outbound_settings(args: argparse.Namespace) -> OutboundSettings:
+def outbound_settings(args: argparse.Namespace, keylog: KeyLog | None = None
+                      ) -> OutboundSettings:
     """The outbound options given: extra trust, the EKU rule, the From host, the timeout
-    and ``--now``."""
+    and ``--now``; ``keylog`` the key log the command opened."""
     if args.timeout <= 0:
         raise ConfigError(f"--timeout {args.timeout:g}: must be positive")
     return OutboundSettings(extra_trust=load_trust(args.trust), sbc_eku=args.sbc_eku,
                             from_host=args.from_host, timeout=args.timeout,
-                            now=parse_now(args.now) if args.now else None)
+                            now=parse_now(args.now) if args.now else None, keylog=keylog)
 
 
-def dialback_settings(args: argparse.Namespace) -> DialbackSettings:
+def dialback_settings(args: argparse.Namespace, keylog: KeyLog | None = None
+                      ) -> DialbackSettings:
     """``serve``'s dial-back options: ``--dialback``/``--no-dialback``, ``--sbc`` (which
     implies ``--dialback``) and the outbound options."""
     wanted = False if args.dialback is False else (True if args.dialback or args.sbc
                                                    else None)
     return DialbackSettings(wanted=wanted, sbc_map=parse_sbc_mapping(args.sbc),
-                            outbound=outbound_settings(args))
+                            outbound=outbound_settings(args, keylog))

@@ -33,6 +33,7 @@ from fakepeer.realize import RealizedScenario
 from fakepeer.report.events import Event, Sink
 from fakepeer.scenario.model import Phase
 from fakepeer.tls import ServerConnectionCreator
+from fakepeer.tls.keylog import KeyLog
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,13 @@ class PhaseRuntime:
 def phase_runtimes(name: str, timeline: Sequence[tuple[Phase, RealizedScenario]], *,
                    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
                    max_connections: int = DEFAULT_MAX_CONNECTIONS,
-                   on_options_accepted: Sequence[OptionsHook | None] = ()
-                   ) -> list[PhaseRuntime]:
+                   on_options_accepted: Sequence[OptionsHook | None] = (),
+                   keylog: KeyLog | None = None) -> list[PhaseRuntime]:
     """What the listener runs for each realised phase of scenario ``name`` (as
     :func:`fakepeer.realize.realize_timeline` gives them): its TLS creator and SIP
     settings. ``on_options_accepted`` gives each phase its hook after a 200 OK to an
-    OPTIONS (the dial-back), in phase order; without it no phase has one."""
+    OPTIONS (the dial-back), in phase order; without it no phase has one. ``keylog``
+    gets the TLS secrets of every connection served (``--keylog``)."""
     hooks = list(on_options_accepted) or [None] * len(timeline)
     if len(hooks) != len(timeline):
         raise ValueError(f"{len(hooks)} hooks for {len(timeline)} phases")
@@ -64,7 +66,8 @@ def phase_runtimes(name: str, timeline: Sequence[tuple[Phase, RealizedScenario]]
         try:
             creator = ServerConnectionCreator(realized.policy, realized.chain,
                                               realized.chains_by_sni(),
-                                              client_trust=realized.client_trust)
+                                              client_trust=realized.client_trust,
+                                              keylog=keylog)
         except ValueError as exc:
             raise ConfigError(f"scenario {name}: {exc}") from None
         label = name + (f"/{phase.name}" if len(timeline) > 1 else "")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 
@@ -30,6 +30,7 @@ from fakepeer.probe.validation import (
 from fakepeer.realize import RealizedScenario
 from fakepeer.tls import ClientConnectionCreator, TlsPolicy
 from fakepeer.tls.inspect import EkuRule
+from fakepeer.tls.keylog import KeyLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,8 @@ class Caller:
     ``trust`` are the roots the SBC's certificate must chain to: the system's public
     roots, fakepeer's mirrored roots (which issue lab SBC certificates) and any extra
     roots given. ``sbc_eku`` is the EKU rule for the SBC's leaf. ``from_host`` goes into
-    From, Via and Contact of the OPTIONS.
+    From, Via and Contact of the OPTIONS. ``keylog`` receives the TLS secrets of every
+    connection it makes (``--keylog``).
     """
 
     profile: Profile
@@ -50,6 +52,7 @@ class Caller:
     trust: tuple[x509.Certificate, ...]
     sbc_eku: EkuRule
     from_host: str
+    keylog: KeyLog | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
@@ -68,7 +71,7 @@ class Caller:
         """
         try:
             return ClientConnectionCreator(self.policy, self.client_chain, self.trust,
-                                           server_name=server_name)
+                                           server_name=server_name, keylog=self.keylog)
         except ValueError as exc:
             raise ConfigError(f"{self.label}: {exc}") from None
 
@@ -82,7 +85,8 @@ class Caller:
 
 def build_caller(realized: RealizedScenario, *,
                  extra_trust: Sequence[x509.Certificate] = (),
-                 sbc_eku: EkuRule | None = None, from_host: str | None = None) -> Caller:
+                 sbc_eku: EkuRule | None = None, from_host: str | None = None,
+                 keylog: KeyLog | None = None) -> Caller:
     """The caller of a realised scenario: its profile's dialling policy and SIP style,
     the chain it serves as the client certificate (none for a profile that presents
     none), and the roots the cloud trusts plus ``extra_trust``. ``sbc_eku`` defaults to
@@ -93,5 +97,5 @@ def build_caller(realized: RealizedScenario, *,
         client_chain=realized.dialback_chain, sip_profile=realized.sip_profile,
         trust=(*realized.client_trust, *extra_trust),
         sbc_eku=sbc_eku or sbc_eku_rule(era),
-        from_host=from_host or realized.profile.from_host,
+        from_host=from_host or realized.profile.from_host, keylog=keylog,
     )

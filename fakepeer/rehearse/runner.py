@@ -31,6 +31,7 @@ from fakepeer.realize import realize_timeline
 from fakepeer.rehearse.plan import Plan, PlanStep
 from fakepeer.report.events import Clock, Event, Sink, utc_now
 from fakepeer.scenario.model import Scenario
+from fakepeer.tls.keylog import KeyLog
 
 #: After a step stops listening, its open connections get this long to close after
 #: fakepeer's close_notify; then they are aborted, so one SBC that never answers the
@@ -72,7 +73,8 @@ class PreparedStep:
 
 def prepare_steps(plan: Plan, scenarios: Mapping[str, Scenario], pki: Pki, *,
                   idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-                  max_connections: int = DEFAULT_MAX_CONNECTIONS) -> list[PreparedStep]:
+                  max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                  keylog: KeyLog | None = None) -> list[PreparedStep]:
     """Every step's phases, realised (:func:`~fakepeer.realize.realize_timeline`) and
     ready for the listener (:func:`~fakepeer.net.phases.phase_runtimes`)."""
     prepared = []
@@ -80,7 +82,7 @@ def prepare_steps(plan: Plan, scenarios: Mapping[str, Scenario], pki: Pki, *,
         scenario = scenarios[step.scenario]
         timeline = realize_timeline(scenario, pki)
         phases = phase_runtimes(scenario.name, timeline, idle_timeout=idle_timeout,
-                                max_connections=max_connections)
+                                max_connections=max_connections, keylog=keylog)
         info = tuple(PhaseInfo(phase.name, runtime.description, phase.ends,
                                realized.scenario.expectation.summary())
                      for (phase, realized), runtime in zip(timeline, phases, strict=True))

@@ -58,3 +58,17 @@ async def test_serve_answering_options_with_503_fails_the_sip_side(session_store
     assert (run.verdict["tls"], run.verdict["certificate"]) == ("Active", "Accepted")
     assert run.verdict["options"] == "Error"
     assert run.verdict["options_reason"] == "503 Service Unavailable"
+
+
+@pytest_twisted.ensureDeferred
+async def test_probe_and_serve_key_logs_hold_the_same_secrets(session_store, probe, tmp_path):
+    """--keylog on both ends (probe dials, serve answers): each writes the connection's
+    TLS 1.2 secret, the same CLIENT_RANDOM line, so either file decrypts a capture."""
+    served, dialled = tmp_path / "serve.keys", tmp_path / "probe.keys"
+    async with serving(session_store, "--tolerate-missing-client-auth",
+                       "--keylog", str(served)) as server:
+        run = await probe(server.port, "--fqdn", PROXY, "--keylog", str(dialled))
+    assert run.status == ExitStatus.SUCCESS, run.out
+    lines = dialled.read_text().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("CLIENT_RANDOM ")
+    assert served.read_text().splitlines() == lines

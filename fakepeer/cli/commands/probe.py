@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from fakepeer import vocabulary
 from fakepeer.addresses import SIP_TLS_PORT, is_ip_address
 from fakepeer.cli.environment import Environment
+from fakepeer.cli.keylog import add_keylog_option, open_keylog, with_keylog
 from fakepeer.cli.options import add_store_options, open_pki, scenario_from_options
 from fakepeer.cli.outbound import add_outbound_options, outbound_settings, sbc_address
 from fakepeer.cli.status import ExitStatus
@@ -61,6 +62,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="defect of the client chain fakepeer presents (repeatable): "
                              f"{', '.join(vocabulary.DEFECTS)}")
     add_outbound_options(parser)
+    add_keylog_option(parser)
     parser.add_argument("--fqdn", default=None, metavar="NAME",
                         help="the SBC's FQDN: SNI and the name its certificate must carry "
                              "(default: HOST when it is a name)")
@@ -97,7 +99,8 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) ->
         raise ConfigError(f"--defect/--path shape the client certificate, and "
                           f"{profile.name.title()} presents none (it never does mutual TLS)")
     realized = realize(scenario, open_pki(args, env.variables, env.cwd))
-    outbound = outbound_settings(args)
+    keylog = open_keylog(args, env)
+    outbound = outbound_settings(args, keylog)
     caller = outbound.caller(realized)
     address = host if is_ip_address(host) else _resolve(host, port)
     server_name = args.fqdn or (None if is_ip_address(host) else host)
@@ -130,7 +133,7 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) ->
             return ExitStatus.ERROR_CTRL_C
         return ExitStatus.SUCCESS if results else ExitStatus.PEER_FAILED
 
-    return Work(work, on_interrupt=interrupt)
+    return with_keylog(Work(work, on_interrupt=interrupt), keylog, env)
 
 
 def _resolve(host: str, port: int) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from fakepeer.cli.environment import Environment
+from fakepeer.cli.keylog import add_keylog_option, open_keylog, with_keylog
 from fakepeer.cli.options import (
     add_scenarios_option,
     add_store_options,
@@ -66,6 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                              "steps, and exit without listening")
     add_scenarios_option(parser)
     add_store_options(parser)
+    add_keylog_option(parser)
     parser.set_defaults(launcher=_launch)
 
 
@@ -121,7 +123,9 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor
         if not output.parent.is_dir():
             raise ConfigError(f"{output}: folder {output.parent} does not exist")
     pki = open_pki(args, env.variables, env.cwd)
-    prepared = prepare_steps(plan, catalogue, pki, idle_timeout=args.idle_timeout)
+    keylog = None if args.check else open_keylog(args, env)  # --check makes no connection
+    prepared = prepare_steps(plan, catalogue, pki, idle_timeout=args.idle_timeout,
+                             keylog=keylog)
     steps = f"{len(plan.steps)} step" + ("s" if len(plan.steps) != 1 else "")
     env.say(f"Rehearsal: {plan.title} ({steps}) on "
             + ", ".join(f"{host}:{port}" for host, port in addresses))
@@ -149,7 +153,7 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor
                 log.close()
         return _finish(args, env, plan, run)
 
-    return Work(work, on_interrupt=rehearsal.interrupt)
+    return with_keylog(Work(work, on_interrupt=rehearsal.interrupt), keylog, env)
 
 
 def _finish(args: argparse.Namespace, env: Environment, plan: Plan, run: RunRecord

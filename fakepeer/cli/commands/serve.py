@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from fakepeer import vocabulary
 from fakepeer.cli.environment import Environment
+from fakepeer.cli.keylog import add_keylog_option, open_keylog, with_keylog
 from fakepeer.cli.options import (
     add_scenarios_option,
     add_store_options,
@@ -92,6 +93,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--max-connections", type=int, default=4000, metavar="N",
                         help="refuse SBC connections beyond N open at once, so a flood "
                              "cannot exhaust file descriptors (default 4000)")
+    add_keylog_option(parser)
     add_dialback_options(parser)
     add_outbound_options(parser, timeout_flag="--dialback-timeout")
     add_store_options(parser)
@@ -137,15 +139,16 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) ->
         http_address = listen_addresses([args.http or env.variables.get("FAKEPEER_HTTP")
                                          or "127.0.0.1:8080"], "--http")[0]
     scenario = chosen_scenario(args, env)
+    keylog = open_keylog(args, env)
     config = ServeConfig(
         scenario=scenario, pki=open_pki(args, env.variables, env.cwd), listen=addresses,
         output=env.stdout, errors=env.stderr, http=http_address,
         http_token=args.http_token or env.variables.get("FAKEPEER_HTTP_TOKEN"),
         json=args.json, events=args.events, idle_timeout=args.idle_timeout,
-        max_connections=args.max_connections, dialback=dialback_settings(args),
-        catalogue=lambda: open_catalogue(args, env))
+        max_connections=args.max_connections, dialback=dialback_settings(args, keylog),
+        catalogue=lambda: open_catalogue(args, env), keylog=keylog)
     application = ServeApplication(reactor, config)
     for line in [*briefing(application.timeline[0][1], listens),
                  *timeline_lines(scenario, application.phases)]:
         env.warn(line) if args.json else env.say(line)
-    return serve_job(application)
+    return with_keylog(serve_job(application), keylog, env)
