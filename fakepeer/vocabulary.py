@@ -357,12 +357,12 @@ def is_dns_name(text: str) -> bool:
 # --- suggestions -------------------------------------------------------------------------
 
 
-def did_you_mean(value: str, known: Iterable[str]) -> str:
+def did_you_mean(value: str, known: Iterable[str], *, cutoff: float = 0.6) -> str:
     """`` (did you mean 'expired-leaf'?)`` for a near miss among ``known``, else ``""``:
     the one hint every "unknown name" message shares. A tie (``microsoft-2099`` is as
     near 2020 as 2026) suggests nothing rather than a guess."""
     scored = sorted(((difflib.SequenceMatcher(None, value, name).ratio(), name)
                      for name in set(known)), reverse=True)
-    if not scored or scored[0][0] < 0.6 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+    if not scored or scored[0][0] < cutoff or (len(scored) > 1 and scored[1][0] == scored[0][0]):
         return ""
     return f" (did you mean {scored[0][1]!r}?)"

@@ -19,6 +19,7 @@ from fakepeer import __version__
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import FakepeerError
+from fakepeer.vocabulary import did_you_mean
 
 if TYPE_CHECKING:
     from fakepeer.app.runner import Job
@@ -53,6 +54,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None
+                    ) -> argparse.Namespace:
+    """``parser.parse_args``, except that an option the command does not know is refused
+    by that command's own parser: its usage, and the option it is close to (argparse
+    would print the top-level usage, which does not list the command's options)."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command = _chosen_parser(parser, args)
+        unknown = next((e for e in extras if e.startswith("-")), extras[0])
+        known = [o for a in command._actions for o in a.option_strings]
+        option = unknown.split("=", 1)[0]
+        if option in _ADDRESS_WORDS and "--listen" in known:
+            hint = " (the address and port to listen on are --listen HOST:PORT)"
+        else:  # options are short: only a close spelling (--scenerio) is a suggestion
+            hint = did_you_mean(option, known, cutoff=0.75)
+        command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    return args
+
+
+#: What people type for an address option fakepeer spells --listen.
+_ADDRESS_WORDS = ("--port", "--host", "--bind", "--address")
+
+
+def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace
+                   ) -> argparse.ArgumentParser:
+    """The innermost sub-command parser ``args`` went through (``certs export``)."""
+    while True:
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, actions[0].dest, None) if actions else None
+        if not actions or chosen not in actions[0].choices:
+            return parser
+        parser = actions[0].choices[chosen]
+
+
 def main(argv: Sequence[str] | None = None, env: Environment | None = None,
          reactor: IRunReactor | None = None) -> ExitStatus:
     """Run one command; return its exit status instead of exiting (tests call this).
@@ -63,7 +98,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None,
     env = env or Environment()
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse_arguments(parser, argv)
     except SystemExit as exc:  # argparse exits on --help/--version and on usage errors
         return ExitStatus(exc.code if isinstance(exc.code, int) else ExitStatus.USAGE)
     try:
@@ -97,7 +132,7 @@ def launch(argv: Sequence[str], env: Environment, reactor: IRunReactor) -> Job |
     exit status when there is nothing to run). Bad input raises its
     :class:`~fakepeer.errors.FakepeerError` (``SystemExit`` for a usage error), which
     :func:`report` turns into the line and status :func:`main` gives."""
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(build_parser(), argv)
     launcher: Launcher | None = getattr(args, "launcher", None)
     if launcher is None:
         raise ValueError(f"{argv[0]!r} runs without the reactor: call main()")
