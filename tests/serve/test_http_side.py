@@ -162,7 +162,7 @@ async def test_control_switches_scenario_while_serving(session_store, sbc_files,
                                 str(anchors["microsoft-2026"]))
         assert "verify error:num=10" in result.output
         status, reply = await _post(server.http_port, "/control/scenario", {"name": "nope"})
-        assert status == 409 and "no scenario 'nope'" in reply["error"]
+        assert status == 409 and reply["error"].startswith("unknown scenario 'nope'; ")
         assert (await _post(server.http_port, "/control/phase", {"index": 5}))[0] == 409
 
 

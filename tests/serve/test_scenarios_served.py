@@ -109,13 +109,16 @@ async def test_timeline_switches_chain_after_its_duration(session_store, sbc_fil
     assert "Microsoft TLS G2 RSA CA OCSP 02 (fakepeer lab)" in _issuers(after.output)
 
 
-def test_unknown_scenario_lists_the_known_ones(session_store):
-    """--scenario with a typo fails naming the scenarios that exist."""
+def test_unknown_scenario_suggests_the_near_one(session_store):
+    """--scenario with a typo fails with the one wording for an unknown scenario and a
+    suggestion (before: 'no scenario ...; known:' and all the names on one line)."""
     env = Environment(stdout=io.StringIO(), stderr=io.StringIO(), variables={})
     status = main(["serve", "--certs", str(session_store), "--scenario", "expired-leef"], env)
     assert status == 1
     stderr = env.stderr.getvalue()
-    assert "no scenario 'expired-leef'" in stderr and "expired-leaf" in stderr
+    assert stderr.startswith("fakepeer: error: unknown scenario 'expired-leef' (did you "
+                             "mean 'expired-leaf'?); `fakepeer scenarios list` shows all ")
+    assert "baseline-genesys" not in stderr
 
 
 @pytest_twisted.ensureDeferred
