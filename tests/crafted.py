@@ -15,6 +15,7 @@ certificate as unreadable, from the raw DER).
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import socket
 import time
@@ -244,10 +245,12 @@ def _swap_in_messages(body: bytes, certificate_der: bytes) -> bytes:
 
 
 def swapped_certificate_handshake(port: int, certificate_der: bytes,
-                                  timeout: float = 10.0) -> str:
-    """A pyOpenSSL TLS 1.2 client on 127.0.0.1:``port`` that presents
-    ``certificate_der`` in place of its own certificate (which the server then cannot
-    see it sign for); returns how the handshake ended."""
+                                  timeout: float = 10.0,
+                                  sock: socket.socket | None = None) -> str:
+    """A pyOpenSSL TLS 1.2 client on 127.0.0.1:``port`` (or on ``sock``, connected by a
+    caller that wants to know its local port) that presents ``certificate_der`` in place
+    of its own certificate (which the server then cannot see it sign for); returns how
+    the handshake ended."""
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
     context.set_max_proto_version(SSL.TLS1_2_VERSION)
     context.use_certificate(x509.load_der_x509_certificate(good_certificate_der()))
@@ -255,7 +258,9 @@ def swapped_certificate_handshake(port: int, certificate_der: bytes,
     tls = SSL.Connection(context, None)
     tls.set_connect_state()
     deadline = time.monotonic() + timeout
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+    connected = contextlib.nullcontext(sock) if sock is not None else \
+        socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    with connected as sock:
         while time.monotonic() < deadline:
             try:
                 tls.do_handshake()
