@@ -1,0 +1,113 @@
+"""Reading serve's ``--events`` file as it grows: records counted per connection.
+
+:func:`parse_line` is the one place that knows the line format. It reads what main's
+``serve`` writes today, the untyped events of :mod:`fakepeer.report.legacy`
+(``{"kind", "connection", "peer", "data": {...}}``). The typed format 2 of
+:mod:`fakepeer.report.jsonl` (``"v": 2``) keeps ``kind``, ``connection`` and ``peer``
+but puts the fields at the top level and renames some kinds (``sip-response`` becomes
+``sip-answer``, ``sip-keepalive`` becomes ``keepalives``: ``legacy.TYPED_KINDS``); when
+serve switches, adapt this function and the kind names the soak expects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+
+@dataclass(frozen=True)
+class Line:
+    """One record: its kind, its connection id (0: not a connection's) and the peer's
+    port (0: none), and its fields."""
+
+    kind: str
+    connection: int
+    port: int
+    fields: dict[str, Any]
+
+
+def parse_line(text: str) -> Line:
+    """One line of the events file (today's untyped format)."""
+    record = json.loads(text)
+    peer = str(record.get("peer", ""))
+    port = peer.rsplit(":", 1)[1] if ":" in peer else ""
+    return Line(record["kind"], int(record.get("connection", 0)),
+                int(port) if port.isdigit() else 0, record.get("data", {}))
+
+
+@dataclass
+class ConnectionRecords:
+    """What the file holds about one of serve's connections."""
+
+    port: int
+    kinds: Counter[str] = field(default_factory=Counter)
+    limits: list[str] = field(default_factory=list)
+
+
+class EventsFile:
+    """Follows the file from where it was last read (it can grow to hundreds of MB when
+    keep-alives are logged one by one, so it is never read twice)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.connections: dict[int, ConnectionRecords] = {}
+        self.kinds: Counter[str] = Counter()
+        self.listening_port = 0
+        self.bytes_read = 0
+        self._partial = b""
+
+    def update(self) -> None:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as stream:
+            stream.seek(self.bytes_read)
+            chunk = stream.read()
+        self.bytes_read += len(chunk)
+        *complete, self._partial = (self._partial + chunk).split(b"\n")
+        for raw in complete:
+            if raw.strip():
+                self._add(parse_line(raw.decode()))
+
+    def _add(self, line: Line) -> None:
+        self.kinds[line.kind] += 1
+        if line.kind == "listening" and not line.fields.get("service"):
+            self.listening_port = self.listening_port or line.port
+        if line.connection == 0:
+            return
+        records = self.connections.setdefault(line.connection, ConnectionRecords(line.port))
+        records.kinds[line.kind] += 1
+        if line.kind == "limit":
+            records.limits.append(str(line.fields.get("limit", "")))
+
+
+class Claim(Protocol):
+    """A connection the test made: its local port, and a number that orders it."""
+
+    port: int
+    order: int
+
+
+C = TypeVar("C", bound=Claim)
+
+
+def match(connections: dict[int, ConnectionRecords], claims: Iterable[C]
+          ) -> list[tuple[C, ConnectionRecords | None]]:
+    """Each claim with serve's records of it, found by the peer port. A port can come
+    back after its connection closed: on one port, serve's ids go up in the order
+    the test's connections were made."""
+    by_port: dict[int, list[int]] = defaultdict(list)
+    for connection in sorted(connections):
+        by_port[connections[connection].port].append(connection)
+    mine: dict[int, list[C]] = defaultdict(list)
+    for claim in claims:
+        mine[claim.port].append(claim)
+    pairs: list[tuple[C, ConnectionRecords | None]] = []
+    for port, claimed in mine.items():
+        ids = by_port.get(port, []) if port else []
+        for index, claim in enumerate(sorted(claimed, key=lambda c: c.order)):
+            pairs.append((claim, connections[ids[index]] if index < len(ids) else None))
+    return pairs
