@@ -377,13 +377,37 @@ async def keepalive_flood(port: int, context: ssl.SSLContext, size: int,
         ok, "" if ok else f"no 200 within {timeout:g} s after {sent:,} bytes of pings")
 
 
+async def _tls_that_ignores_close_notify(port: int, context: ssl.SSLContext
+                                        ) -> tuple[Link, ssl.SSLObject, ssl.MemoryBIO]:
+    """A TLS connection whose records go through memory: after the handshake nothing
+    serve sends is decrypted, so its close_notify goes unseen and the client keeps
+    writing, as the lingering peers of item 6 did (asyncio's own TLS would answer it
+    and close)."""
+    link = await connect(port, None)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing)
+    async with asyncio.timeout(15):
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                link.writer.write(outgoing.read())
+                data = await link.reader.read(65536)
+                if not data:
+                    raise ConnectionResetError("serve closed during the handshake") from None
+                incoming.write(data)
+    link.writer.write(outgoing.read())
+    return link, tls, outgoing
+
+
 async def oversized_head(port: int, context: ssl.SSLContext, kind: str,
                          chunks: Iterator[bytes], limit: int, close_bound: float) -> Made:
     """Items 6 and 7: a head far over serve's limits, written until serve closes the
-    connection or ``limit`` bytes went out. serve must cut it off once (one sip-error)
-    and close within ``close_bound`` of the first byte, however the peer keeps
-    sending."""
-    link = await connect(port, context)
+    connection or ``limit`` bytes went out, by a peer that does not hear close_notify.
+    serve must cut it off once (one sip-error) and close the connection within
+    ``close_bound`` of the first byte, however the peer keeps sending."""
+    link, tls, outgoing = await _tls_that_ignores_close_notify(port, context)
     started = time.monotonic()
     closed = asyncio.create_task(_closed_by_server(link.reader, close_bound))
     sent = 0
@@ -391,7 +415,8 @@ async def oversized_head(port: int, context: ssl.SSLContext, kind: str,
         for chunk in chunks:
             if closed.done() or sent >= limit:
                 break
-            link.writer.write(chunk)
+            tls.write(chunk)
+            link.writer.write(outgoing.read())
             sent += len(chunk)
             async with asyncio.timeout(close_bound):
                 await link.writer.drain()

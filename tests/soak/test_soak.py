@@ -95,6 +95,7 @@ RSS_RETURN = 1.10
 VERDICT_WAIT = 60.0
 SOAK_DEADLINE = 300.0
 
+OVERSIZED = {"huge header": clients.huge_header, "folded header": clients.folded_header}
 PLAIN_SIP = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1\r\n\r\n"
 GARBAGE = bytes(range(256)) * 8
 
@@ -186,8 +187,7 @@ async def _attack(server: FileServer, context: ssl.SSLContext, files: dict[str, 
     run.hostile += await asyncio.gather(*(
         clients.pipelined_garbage(port, context, PIPELINED, PIPELINED_TIMEOUT)
         for _ in range(PIPELINED_CLIENTS)))
-    for kind, chunks in (("huge header", clients.huge_header),
-                         ("folded header", clients.folded_header)):
+    for kind, chunks in OVERSIZED.items():
         run.hostile += await asyncio.gather(*(
             clients.oversized_head(port, context, kind, chunks(), OVERSIZED_LIMIT,
                                    OVERSIZED_CLOSE_BOUND)
@@ -309,6 +309,13 @@ def test_a_thousand_held_connections_outlast_hostile_clients(
     if any(count > KEEPALIVE_RECORDS_BOUND for count in pinged):
         problems.append(f"keep-alive records per flooding connection: {pinged} (bound "
                         f"{KEEPALIVE_RECORDS_BOUND}): pings logged one by one")
+    errors = [(claim.kind, records.kinds["sip-error"]) for claim, records
+              in match(server.events.connections, run.hostile)
+              if claim.kind in OVERSIZED and records is not None
+              and records.kinds["sip-error"] > 1]
+    if errors:
+        problems.append(f"sip-error records after a fatal framing error: {errors} (log "
+                        "once, then drop what the peer sends)")
     if run.final_kib > RSS_RETURN * run.baseline_kib:
         problems.append(f"RSS {run.final_kib / mib:.0f} MiB after the attack, baseline "
                         f"{run.baseline_kib / mib:.0f} MiB (bound x{RSS_RETURN:g})")
