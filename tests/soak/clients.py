@@ -290,7 +290,7 @@ async def over_the_cap(port: int, context: ssl.SSLContext, room: int, silent: in
             _closed_by_server(link.reader, refusal_deadline))))
         await asyncio.sleep(0.02)
     refused: list[Made] = []
-    refusal = Counter({"tcp-refused": 1})
+    refusal: Counter[str] = Counter()  # counted over all connections: EventsFile.refused
     for _ in range(sbcs):
         try:
             link = await connect(port, context, refusal_deadline)

@@ -64,9 +64,10 @@ SAMPLED = 50
 SAMPLER_LOOPS = 5
 SAMPLE_PAUSE = 0.05
 #: Every sampled OPTIONS must be answered 200 within ANSWER_TIMEOUT, and 99% of them
-#: within ANSWER_P99_BOUND. Measured with 1,000 held and every hostile client but the
-#: keep-alive flood, on a 2-core machine shared with other jobs (load 3.5): p50 2 ms,
-#: p99 0.15 s, max 0.78 s; the bound leaves a margin of about 7.
+#: within ANSWER_P99_BOUND. Measured on a 2-core machine shared with other jobs:
+#: p50 2 ms, p99 0.15 s, max 0.78 s (load 3.5, every hostile client but the flood,
+#: before item 4 was fixed); p99 0.27 s, max 0.35 s (load 0.8, all of them); the bound
+#: leaves a margin of about 4.
 ANSWER_TIMEOUT = 10.0
 ANSWER_P99_BOUND = 1.0
 #: At least this many sampled answers, or the attack was not watched.
@@ -120,18 +121,19 @@ class Run:
         self._since = now
 
 
-def _terminal_kind(made: Made) -> str:
-    return "verdict" if "verdict" in made.expected else "tcp-refused"
+def _with_records(made: Sequence[Made]) -> list[Made]:
+    """The connections serve keeps records of (not the ones it refused at accept)."""
+    return [m for m in made if m.expected]
 
 
 async def _settled(events: EventsFile, made: Sequence[Made], timeout: float) -> int:
-    """Wait until serve has logged the end of every connection in ``made``; how many
-    it has not within ``timeout``."""
+    """Wait until serve has logged the verdict of every connection in ``made``; how
+    many it has not within ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         events.update()
-        waiting = sum(1 for claim, records in match(events.connections, made)
-                      if records is None or not records.kinds[_terminal_kind(claim)])
+        waiting = sum(1 for claim, records in match(events.connections, _with_records(made))
+                      if records is None or not records.kinds["verdict"])
         if not waiting or time.monotonic() > deadline:
             return waiting
         await asyncio.sleep(0.2)
@@ -246,13 +248,19 @@ def crafted_files(tmp_path: Path) -> dict[str, Path]:
 
 
 def _lost(events: EventsFile, made: Sequence[Made]) -> tuple[int, Counter[str]]:
-    """Records missing from the events file, in all and by client kind and record kind."""
+    """Records missing from the events file, in all and by client kind and record kind;
+    refusals and keep-alive pings by the counts serve reported."""
     missing: Counter[str] = Counter()
-    for claim, records in match(events.connections, made):
+    for claim, records in match(events.connections, _with_records(made)):
         have = records.kinds if records is not None else Counter()
         for kind, count in (claim.expected - have).items():
             missing[f"{claim.kind}: {kind}"] += count
-    return sum(missing.values()), missing
+        if claim.kind == "keep-alive flood" and claim.ok:  # answered after every ping
+            pings = records.pings if records is not None else 0
+            missing["keep-alive flood: pings"] += max(0, FLOOD_BYTES // 4 - pings)
+    refused = sum(1 for m in made if m.kind.startswith("over the cap"))
+    missing["over the cap: refusals"] = max(0, refused - events.refused)
+    return sum(missing.values()), +missing
 
 
 def test_a_thousand_held_connections_outlast_hostile_clients(
@@ -304,13 +312,13 @@ def test_a_thousand_held_connections_outlast_hostile_clients(
         total = sum(1 for m in run.hostile if m.kind == kind)
         problems.append(f"{kind}: {len(details)} of {total} not handled: {details[0]}")
     pinged = [records.kinds["sip-keepalive"] for claim, records
-              in match(server.events.connections, run.hostile)
+              in match(server.events.connections, _with_records(run.hostile))
               if claim.kind == "keep-alive flood" and records is not None]
     if any(count > KEEPALIVE_RECORDS_BOUND for count in pinged):
         problems.append(f"keep-alive records per flooding connection: {pinged} (bound "
                         f"{KEEPALIVE_RECORDS_BOUND}): pings logged one by one")
     errors = [(claim.kind, records.kinds["sip-error"]) for claim, records
-              in match(server.events.connections, run.hostile)
+              in match(server.events.connections, _with_records(run.hostile))
               if claim.kind in OVERSIZED and records is not None
               and records.kinds["sip-error"] > 1]
     if errors:
