@@ -1,10 +1,11 @@
 """A real ``fakepeer serve`` whose output goes to files, and its memory as Linux sees it.
 
-Unlike :func:`tests.serve.harness.serving`, nothing is piped back into the test
+Unlike :func:`tests.serve.harness.serving_process`, nothing is piped back into the test
 process: at soak volumes a reader thread parsing every JSON line would compete with the
 clients for the GIL and, when it fell behind, a full pipe would stall serve itself and
 show up as latency that is not serve's. The port comes from the ``--events`` file.
-``serve`` lifts its own open-files limit to the hard one at start (``_raise_fd_limit``).
+``serve`` lifts its own open-files limit to the hard one at start
+(``fakepeer/app/serve.py``), so no ``preexec_fn`` is needed here.
 """
 
 from __future__ import annotations
