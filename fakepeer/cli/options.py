@@ -56,13 +56,24 @@ def parse_now(text: str | None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def open_pki(args: argparse.Namespace, variables: dict[str, str], cwd: Path) -> Pki:
+#: Where the certificates' AIA, CRL and OCSP URLs point unless told otherwise.
+DEFAULT_HTTP_BASE = "http://127.0.0.1:8080"
+
+
+def http_base_option(args: argparse.Namespace, variables: dict[str, str]) -> str | None:
+    """``--http-url`` or ``$FAKEPEER_HTTP_URL``, if either is given."""
+    return getattr(args, "http_url", None) or variables.get("FAKEPEER_HTTP_URL") or None
+
+
+def open_pki(args: argparse.Namespace, variables: dict[str, str], cwd: Path, *,
+             http_base: str | None = None) -> Pki:
+    """The store the options name. ``http_base`` is where the certificates' URLs point
+    when neither ``--http-url`` nor ``$FAKEPEER_HTTP_URL`` says (serve: its HTTP side)."""
     root = args.certs or Path(variables.get("FAKEPEER_CERTS") or cwd / "certs")
     try:
         options = IssueOptions(
             real_names=args.real_names, real_dates=args.real_dates,
-            http_base=args.http_url or variables.get("FAKEPEER_HTTP_URL")
-            or "http://127.0.0.1:8080",
+            http_base=http_base_option(args, variables) or http_base or DEFAULT_HTTP_BASE,
             now=parse_now(args.now),
         )
     except ValueError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -292,3 +293,24 @@ async def test_status_page_renders_in_headless_chromium(revoked_server, tmp_path
                        f"http://127.0.0.1:{revoked_server.http_port}/"],
                       capture_output=True, timeout=90)
     assert shot.exists() and shot.stat().st_size > 5000
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_certificate_urls_follow_the_http_side(session_store, tmp_path):
+    """Before: `--http 127.0.0.1:PORT` moved the HTTP side, but the served chain's AIA,
+    OCSP and CRL URLs still pointed at :8080 (where nothing answered)."""
+    with socket.socket() as probe_socket:  # a free port, known before serve starts
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    async with serving(session_store, "--http", f"127.0.0.1:{port}") as server:
+        assert server.http_port == port
+        shown = await s_client(server.port, "-showcerts")
+        end = "-----END CERTIFICATE-----"
+        pem = shown.output[shown.output.index("-----BEGIN CERTIFICATE-----"):
+                           shown.output.index(end) + len(end)]
+        leaf = x509.load_pem_x509_certificate(pem.encode())
+        aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        urls = [d.access_location.value for d in aia]
+        assert urls and all(u.startswith(f"http://127.0.0.1:{port}/") for u in urls), urls
+        status, body, _ = await _get(port, "/" + urls[-1].split("/", 3)[3])
+        assert status == 200 and body  # the caIssuers URL answers, on the side itself

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,8 +12,10 @@ from fakepeer import vocabulary
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.keylog import add_keylog_option, open_keylog, with_keylog
 from fakepeer.cli.options import (
+    DEFAULT_HTTP_BASE,
     add_scenarios_option,
     add_store_options,
+    http_base_option,
     leaf_overrides,
     listen_addresses,
     open_catalogue,
@@ -124,6 +127,35 @@ def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
         raise ScenarioError(f"scenario {name} with command-line overrides: {exc}") from None
 
 
+def _certificate_urls(args: argparse.Namespace, env: Environment,
+                      http: tuple[str, int] | None) -> str | None:
+    """Where the certificates' AIA/CRL/OCSP URLs point when no --http-url is given: the
+    HTTP side's own address, so `--http 127.0.0.1:8099` moves them too. An address an
+    SBC cannot dial (0.0.0.0, an ephemeral port) cannot be put in a URL: say so."""
+    if http is None or http_base_option(args, env.variables):
+        return None
+    host, port = http
+    if port == 0:
+        env.warn(f"fakepeer: warning: the HTTP side listens on an ephemeral port, but the "
+                 f"certificates' AIA/CRL/OCSP URLs point at {DEFAULT_HTTP_BASE}; give "
+                 "--http-url http://HOST:PORT where the SBC reaches it")
+        return None
+    if _unspecified(host):
+        env.warn(f"fakepeer: note: the certificates' AIA/CRL/OCSP URLs use "
+                 f"http://127.0.0.1:{port}; an SBC on another host needs --http-url "
+                 f"http://THIS-HOST:{port} (or $FAKEPEER_HTTP_URL)")
+        return f"http://127.0.0.1:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _unspecified(host: str) -> bool:
+    """0.0.0.0 or ::, which a socket binds to and no SBC can dial."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
 def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) -> Job:
     """Build the service tree from the options, brief the engineer, hand back its job."""
     from fakepeer.app.serve import ServeApplication, ServeConfig, serve_job
@@ -138,7 +170,9 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) ->
     scenario = chosen_scenario(args, env)
     keylog = open_keylog(args, env)
     config = ServeConfig(
-        scenario=scenario, pki=open_pki(args, env.variables, env.cwd), listen=addresses,
+        scenario=scenario, pki=open_pki(args, env.variables, env.cwd,
+                                        http_base=_certificate_urls(args, env, http_address)),
+        listen=addresses,
         output=env.stdout, errors=env.stderr, http=http_address,
         http_token=args.http_token or env.variables.get("FAKEPEER_HTTP_TOKEN"),
         json=args.json, events=args.events, idle_timeout=args.idle_timeout,
