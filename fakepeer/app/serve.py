@@ -180,6 +180,11 @@ class ServeApplication(MultiService):
         ready: Deferred[Any] = gatherResults(waiting, consumeErrors=True)
         return ready.addErrback(_cannot_listen)
 
+    def sip_addresses(self) -> list[tuple[str, int]]:
+        """Where the SIP listeners are bound (the real ports, once :meth:`ready` fired)."""
+        bound = [port.getHost() for port in self.listeners.ports]
+        return [(a.host, a.port) for a in bound if isinstance(a, IPv4Address | IPv6Address)]
+
     def _http_listening(self, port: IListeningPort) -> None:
         bound = port.getHost()
         assert isinstance(bound, IPv4Address | IPv6Address)  # a TCP port's address
@@ -212,10 +217,19 @@ class ServeApplication(MultiService):
             print(f"fakepeer: {line}", file=self.config.errors, flush=True)
 
 
-def serve_job(application: ServeApplication) -> ServiceJob:
+def serve_job(application: ServeApplication,
+              on_ready: Callable[[], object] | None = None) -> ServiceJob:
     """The job :func:`fakepeer.app.runner.run` runs for ``serve``: start the tree, fail
-    if an address cannot be bound, reload on SIGHUP, stop cleanly on SIGINT/SIGTERM."""
-    return ServiceJob(application, ready=application.ready, on_reload=application.reload)
+    if an address cannot be bound, reload on SIGHUP, stop cleanly on SIGINT/SIGTERM.
+    ``on_ready`` runs once everything listens (the briefing, with the real ports: never
+    before a listen that fails)."""
+    def ready() -> Deferred[object]:
+        listening = application.ready()
+        if on_ready is not None:
+            listening.addCallback(lambda result: (on_ready(), result)[1])
+        return listening
+
+    return ServiceJob(application, ready=ready, on_reload=application.reload)
 
 
 def _cannot_listen(reason: Failure) -> Failure:

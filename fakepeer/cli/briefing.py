@@ -12,15 +12,17 @@ from fakepeer.scenario.model import Scenario
 
 
 def briefing(realized: RealizedScenario, listen: list[str]) -> list[str]:
-    """What the engineer needs before pointing the SBC here, in reading order."""
+    """What the engineer needs before pointing the SBC here, in reading order; ``listen``
+    are the bound ``HOST:PORT`` addresses (the first one's port is the one to dial)."""
     scenario, chain = realized.scenario, realized.chain
     era = mirrors.ERAS[scenario.era]
-    lines = [f"fakepeer serves scenario '{scenario.name}': {scenario.description or era.title}",
+    lines = [f"fakepeer serves scenario '{scenario.name}': {scenario.purpose or era.title}",
              f"  listening on {', '.join(listen)}; chain {chain.label}", ""]
     lines += ["  " + line for line in export.s_client_chain(chain.sent)]
     names = [n for n in chain.names if not n.startswith("*.")] or list(chain.names)
+    port = listen[0].rsplit(":", 1)[-1] if listen else "5061"
     lines += ["", "  Dial one of (map it to this host in DNS or /etc/hosts): "
-              + ", ".join(f"{n}:5061" for n in names)]
+              + ", ".join(f"{n}:{port}" for n in names)]
     lines.append("  Roots the SBC must trust:")
     for anchor in chain.trust_anchors:
         lines.append(f"    {export.openssl_oneline(anchor.subject)}")

@@ -244,7 +244,7 @@ async def test_served_control_api_refuses_browsers_and_bad_input(session_store):
         for method, path, body, headers, status in refused:
             code, reply = await _send(port, method, path, body, headers)
             assert code == status, (path, reply[:300])
-        assert json.loads((await _get(port, "/status"))[1])["scenario"] == "command-line"
+        assert json.loads((await _get(port, "/status"))[1])["scenario"] == "baseline-microsoft-2026"
         logged = [e for e in server.events if e["kind"] == "http-refused"]
         assert [e["data"]["status"] for e in logged] == [403, 403, 403, 400, 400, 400, 413]
         code, reply = await _send(port, "POST", "/control/scenario", switch, token)

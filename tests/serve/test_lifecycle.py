@@ -46,6 +46,20 @@ async def test_port_in_use_is_a_clear_error(session_store):
     assert status == 1
     assert "cannot listen" in stderr
     assert "Traceback" not in stderr
+    # before: the whole briefing, "listening on ..." included, came before the failure
+    assert "fakepeer serves scenario" not in env.stdout.getvalue() + stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_briefing_names_the_default_scenario_and_the_real_port(session_store):
+    """Before: "scenario 'command-line'" (while `scenarios list` names the default
+    baseline-microsoft-2026) and "Dial one of ...:5061" whatever --listen said."""
+    async with serving(session_store, "--json") as server:
+        briefing = "\n".join(server.stderr)  # --json: the briefing goes to stderr
+    assert "fakepeer serves scenario 'baseline-microsoft-2026': " in briefing
+    assert f"listening on 127.0.0.1:{server.port};" in briefing
+    assert f"sip.pstnhub.microsoft.com:{server.port}," in briefing
+    assert ":5061" not in briefing
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -26,6 +26,7 @@ from fakepeer.cli.options import (
 )
 from fakepeer.cli.outbound import add_dialback_options, add_outbound_options, dialback_settings
 from fakepeer.errors import ScenarioError
+from fakepeer.scenario.load import DEFAULT_SCENARIO
 from fakepeer.scenario.model import LEAF_KEYS, Scenario
 
 if TYPE_CHECKING:
@@ -103,11 +104,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(launcher=_launch)
 
 
+#: The parts of a scenario that decide what is served (not its name or its texts).
+_WHAT_IS_SERVED = ("profile", "era", "path", "defects", "tls", "sip", "leaf", "names",
+                   "phases")
+
+
 def chosen_scenario(args: argparse.Namespace, env: Environment) -> Scenario:
     """A catalogue scenario with the command line's overrides, or the command line's own."""
     name = args.scenario or env.variables.get("FAKEPEER_SCENARIO")
     if not name:
-        return scenario_from_options(args)
+        described = scenario_from_options(args)
+        default = open_catalogue(args, env).get(DEFAULT_SCENARIO)
+        if default is None or any(getattr(described, part) != getattr(default, part)
+                                  for part in _WHAT_IS_SERVED):
+            return described
+        # nothing changed: serve the default by its name, as `scenarios list` shows it
+        return default
     catalogue = open_catalogue(args, env, named=name)
     scenario = catalogue.get_scenario(name)  # unknown, or a broken file's own error
     try:
@@ -179,7 +191,13 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) ->
         max_connections=args.max_connections, dialback=dialback_settings(args, keylog),
         catalogue=lambda: open_catalogue(args, env), keylog=keylog)
     application = ServeApplication(reactor, config)
-    for line in [*briefing(application.timeline[0][1], listens),
-                 *timeline_lines(scenario, application.phases)]:
-        env.warn(line) if args.json else env.say(line)
-    return with_keylog(serve_job(application), keylog, env)
+
+    def brief() -> None:
+        """Once every port listens: the real ports (--listen :0 included), and no
+        briefing at all before a listen that fails."""
+        bound = [f"{host}:{port}" for host, port in application.sip_addresses()]
+        for line in [*briefing(application.timeline[0][1], bound or listens),
+                     *timeline_lines(scenario, application.phases)]:
+            env.warn(line) if args.json else env.say(line)
+
+    return with_keylog(serve_job(application, brief), keylog, env)
