@@ -119,6 +119,24 @@ class Pki:
             )
         return cert_id.issuer
 
+    def canonical(self, cert_id: CertificateId) -> CertificateId:
+        """The one name of a certificate: ``ca@its-first-issuer`` is ``ca`` (and a root's
+        ``ca@ca`` is ``ca``). Without it a chain path naming the cross-signed Microsoft TLS
+        RSA Root G2 (``@digicert-global-root-g2``) and the caIssuers URL of the CA below it
+        (which names the bare id) were two certificates with different serials."""
+        spec = self.spec(cert_id.ca)
+        primary = spec.issuers[0] if spec.issuers else cert_id.ca
+        if cert_id.issuer == primary:
+            return CertificateId(cert_id.ca, None, cert_id.expired)
+        return cert_id
+
+    def canonical_id(self, text: str) -> str:
+        """:meth:`canonical` of a certificate id text; a malformed one is a PkiError."""
+        try:
+            return str(self.canonical(CertificateId.parse(text)))
+        except ValueError as exc:
+            raise PkiError(str(exc)) from None
+
     def closure(self, cert_ids: Iterable[str]) -> list[CertificateId]:
         """Every certificate needed to make ``cert_ids``, issuers before subjects."""
         ordered: list[CertificateId] = []
@@ -134,10 +152,7 @@ class Pki:
             ordered.append(cid)
 
         for text in cert_ids:
-            try:
-                visit(CertificateId.parse(text))
-            except ValueError as exc:
-                raise PkiError(str(exc)) from None
+            visit(CertificateId.parse(self.canonical_id(text)))
         return ordered
 
     # -- keys --------------------------------------------------------------------------
@@ -228,7 +243,7 @@ class Pki:
 
             self._make_keys({cid.ca: self.spec(cid.ca).key for cid in plan}, sign_ready)
             sign_ready()
-        return [self._certs[str(CertificateId.parse(i))] for i in ids]
+        return [self._certs[self.canonical_id(i)] for i in ids]
 
     def _signable(self, cid: CertificateId) -> bool:
         """Are the keys of ``cid`` and of every CA above it available?"""
@@ -322,8 +337,17 @@ class Pki:
             return IssuedCertificate(leaf_id, certificate, key)
 
     def load_stored(self, cert_id: str) -> x509.Certificate | None:
-        """A stored certificate by id, without generating anything (for ``certs list``)."""
+        """A stored certificate by id, without generating anything (for ``certs list``);
+        a CA certificate also by a non-canonical id (``ca@its-first-issuer``)."""
         meta = self.store.load_meta(cert_id)
+        if meta is None:
+            try:
+                known = CertificateId.parse(cert_id).ca in self.cas
+            except ValueError:
+                known = False
+            if known:
+                cert_id = self.canonical_id(cert_id)
+                meta = self.store.load_meta(cert_id)
         if meta is None:
             return None
         key_id = meta.get("key")

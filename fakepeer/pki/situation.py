@@ -84,7 +84,7 @@ def _cross_signed_twins(pki: Pki, chain: list[str]) -> list[str]:
         used = pki.issuer_of(cid)
         for other in pki.spec(cid.ca).issuers:
             if other != used:
-                twins.append(str(CertificateId(cid.ca, other)))
+                twins.append(pki.canonical_id(str(CertificateId(cid.ca, other))))
     return twins
 
 
@@ -92,8 +92,8 @@ def build_situation(pki: Pki, situation: Situation,
                     revocations: Revocations | None = None) -> ServedChain:
     """Issue (or reuse) the leaf and collect what is sent after it, in wire order."""
     plan = plan_situation(pki, situation)
-    chain_ids = [] if plan.self_signed else _issuing_chain(plan)
-    anchor_id = plan.path.anchor
+    chain_ids = [] if plan.self_signed else [pki.canonical_id(c) for c in _issuing_chain(plan)]
+    anchor_id = pki.canonical_id(plan.path.anchor)
     wanted = [*chain_ids, anchor_id]
     if plan.shape == "with-extra":
         wanted.append("fakepeer-untrusted-root")
