@@ -70,9 +70,16 @@ ERAS: Mapping[str, EraTerms] = MappingProxyType({era.name: era for era in (
     EraTerms("microsoft-2020", "microsoft", ("baltimore",)),
     EraTerms("microsoft-2023", "microsoft",
              ("digicert-g2", "microsoft-2017", "ecc-g3", "ecc-microsoft-2017")),
+    # Every 2026 branch to each anchor an SBC may or may not trust (real-peers.md section
+    # 7): RSA via the DigiCert G2 cross [V], the 2017 cross [?], self-signed [S], the G5
+    # cross [S/?]; ECC via the DigiCert G3 cross [V], self-signed [S], the G5 cross
+    # [S/?], the 2017 cross [?]; and a chain to DigiCert Global Root CA [?].
     EraTerms("microsoft-2026", "microsoft",
-             ("digicert-g2", "microsoft-2017", "self-signed-g2", "digicert-g5", "ecc-g3")),
-    EraTerms("genesys", "genesys", ("digicert-g2", "digicert-g3", "digicert-ev")),
+             ("digicert-g2", "microsoft-2017", "self-signed-g2", "digicert-g5", "ecc-g3",
+              "ecc-self-signed-g2", "ecc-digicert-g5", "ecc-microsoft-2017",
+              "digicert-global-root-ca")),
+    EraTerms("genesys", "genesys",
+             ("digicert-g2", "digicert-g3", "digicert-ev", "digicert-global-ca-g2")),
 )})
 DEFAULT_ERA = "microsoft-2026"
 
@@ -93,6 +100,8 @@ SEVEN_ROOTS: tuple[str, ...] = (
     "microsoft-ecc-root-2017",
     "microsoft-rsa-root-2017",
 )
+
+
 
 # --- TLS versions and alerts ------------------------------------------------------------
 

@@ -164,28 +164,35 @@ INTERMEDIATES: tuple[CaSpec, ...] = (
     _ms_rsa_tls_ca("02"),
     *(_azure_rsa(n) for n in ("03", "04", "07", "08")),
     *(_azure_ecc(n) for n in ("03", "04", "07", "08")),
+    # One key, several certificates (real-peers.md section 7): the new Microsoft roots
+    # are cross-signed and also exist self-signed (``ca@ca``) with the same key and name.
     CaSpec(
         id="microsoft-tls-rsa-root-g2",
         subject=(*_MICROSOFT, ("CN", "Microsoft TLS RSA Root G2")),
         key=RSA4096, hash="sha384", extensions=_ISSUING,
-        # The DigiCert G2 "xsign" is the certificate Microsoft publishes [C]; a self-signed
-        # twin exists [S]; crosses by the 2017 root or G5 are claimed but not listed by
-        # Microsoft [?]: kept as paths a lab can choose, never the default.
+        # The DigiCert G2 "xsign" is the certificate Microsoft publishes [C] and the only
+        # cross Microsoft lists [V]. The G5 cross stands for the link to DigiCert TLS
+        # RSA4096 Root G5 that field reports imply [S] and that nobody published [?]; the
+        # 2017 cross is claimed, not listed by Microsoft [?]. Paths a lab can choose,
+        # never the default.
         issuers=("digicert-global-root-g2", "microsoft-rsa-root-2017",
                  "digicert-tls-rsa4096-root-g5"),
         eku=("serverAuth",), policies=(OV,),
         real_validity=(date(2025, 5, 21), date(2029, 6, 19)),
-        source="[C] the DigiCert G2 cross; [?] the other crosses",
+        source="[C] the DigiCert G2 cross; [S] the self-signed twin; [?] the other crosses",
     ),
     CaSpec(
         id="microsoft-tls-ecc-root-g2",
         subject=(*_MICROSOFT, ("CN", "Microsoft TLS ECC Root G2")),
         key=P384, hash="sha384", extensions=_ISSUING,
+        # Listed only under DigiCert Global Root G3 [V] (section 7 corrects section 2: not
+        # under Microsoft ECC Root CA 2017, kept here as a [?] option only).
         issuers=("digicert-global-root-g3", "microsoft-ecc-root-2017",
                  "digicert-tls-ecc-p384-root-g5"),
         eku=("serverAuth",), policies=(OV,),
         real_validity=(date(2025, 5, 21), date(2029, 6, 19)),
-        source="[V] the DigiCert G3 cross exists; details by analogy with RSA [?]",
+        source="[V] the DigiCert G3 cross; [S] the self-signed twin; [?] the G5 and 2017 "
+               "crosses; details by analogy with RSA [?]",
     ),
     _ms_g2_ocsp("RSA", "02", RSA4096),
     _ms_g2_ocsp("RSA", "04", RSA4096),
@@ -208,6 +215,29 @@ INTERMEDIATES: tuple[CaSpec, ...] = (
         eku=("serverAuth", "clientAuth"), policies=("2.16.840.1.114412.2.1", DV, OV),
         real_validity=(date(2021, 4, 14), date(2031, 4, 13)),
         source="[?] the usual DigiCert issuer under Global Root G3",
+    ),
+    # Revoked by DigiCert on 2026-05-15 [V, ALERT60/86: "it lacks serverAuth"]. Which
+    # EKU it has is [?]: fakepeer gives it none (any purpose, as OpenSSL reads it), so
+    # that a chain through it verifies and only a revocation check refuses it.
+    CaSpec(
+        id="digicert-global-ca-g2",
+        subject=(*_DIGICERT, ("CN", "DigiCert Global CA G2")),
+        key=RSA2048, hash="sha256", extensions=("bc", "ku", "ski", "aki", "aia", "cdp",
+                                                "policies"),
+        issuers=("digicert-global-root-g2",), path_length=0, policies=(ANY_POLICY,),
+        real_validity=(date(2013, 8, 1), date(2028, 8, 1)),
+        source="[V] revoked 2026-05-15; [?] its extensions and dates",
+    ),
+    # An issuing CA under DigiCert Global Root CA, for the chain Mozilla and Chrome stop
+    # trusting on 2026-04-15 [V]. Which Microsoft chain anchors there is not public [?].
+    CaSpec(
+        id="digicert-tls-rsa-sha256-2020-ca1",
+        subject=(*_DIGICERT, ("CN", "DigiCert TLS RSA SHA256 2020 CA1")),
+        key=RSA2048, hash="sha256", extensions=_ISSUING,
+        issuers=("digicert-global-root-ca",), path_length=0,
+        eku=("serverAuth", "clientAuth"), policies=("2.16.840.1.114412.2.1", DV, OV),
+        real_validity=(date(2021, 4, 14), date(2031, 4, 13)),
+        source="[?] the usual DigiCert issuer under Global Root CA",
     ),
     CaSpec(
         id="digicert-sha2-ev-server-ca",
@@ -313,23 +343,52 @@ ERAS: dict[str, Era] = {
                 "digicert-g2": ChainPath(
                     ("microsoft-tls-g2-rsa-ca-ocsp-02",
                      "microsoft-tls-rsa-root-g2@digicert-global-root-g2"),
-                    "digicert-global-root-g2"),
+                    "digicert-global-root-g2", source="[C]"),
                 "microsoft-2017": ChainPath(
                     ("microsoft-tls-g2-rsa-ca-ocsp-02",
                      "microsoft-tls-rsa-root-g2@microsoft-rsa-root-2017"),
-                    "microsoft-rsa-root-2017"),
+                    "microsoft-rsa-root-2017",
+                    note="claimed, not listed by Microsoft", source="[?]"),
                 "self-signed-g2": ChainPath(
                     ("microsoft-tls-g2-rsa-ca-ocsp-02",),
                     "microsoft-tls-rsa-root-g2@microsoft-tls-rsa-root-g2",
-                    note="[S] the self-signed TLS RSA Root G2 as anchor; not in SBC bundles"),
+                    note="the self-signed TLS RSA Root G2 as anchor; not among the seven roots",
+                    source="[S]"),
                 "digicert-g5": ChainPath(
                     ("microsoft-tls-g2-rsa-ca-ocsp-02",
                      "microsoft-tls-rsa-root-g2@digicert-tls-rsa4096-root-g5"),
-                    "digicert-tls-rsa4096-root-g5", note="[?] cross-certificate assumed"),
+                    "digicert-tls-rsa4096-root-g5",
+                    note="field reports of G5 chains [S]; the G5 cross of TLS RSA Root G2 is "
+                         "fakepeer's model of the unpublished link [?]",
+                    source="[S]/[?]"),
                 "ecc-g3": ChainPath(
                     ("microsoft-tls-g2-ecc-ca-ocsp-02",
                      "microsoft-tls-ecc-root-g2@digicert-global-root-g3"),
-                    "digicert-global-root-g3"),
+                    "digicert-global-root-g3", source="[V]"),
+                "ecc-self-signed-g2": ChainPath(
+                    ("microsoft-tls-g2-ecc-ca-ocsp-02",),
+                    "microsoft-tls-ecc-root-g2@microsoft-tls-ecc-root-g2",
+                    note="the self-signed TLS ECC Root G2 as anchor; not among the seven roots",
+                    source="[S]"),
+                "ecc-digicert-g5": ChainPath(
+                    ("microsoft-tls-g2-ecc-ca-ocsp-02",
+                     "microsoft-tls-ecc-root-g2@digicert-tls-ecc-p384-root-g5"),
+                    "digicert-tls-ecc-p384-root-g5",
+                    note="field reports of G5 chains [S]; the G5 cross of TLS ECC Root G2 is "
+                         "fakepeer's model of the unpublished link [?]",
+                    source="[S]/[?]"),
+                "ecc-microsoft-2017": ChainPath(
+                    ("microsoft-tls-g2-ecc-ca-ocsp-02",
+                     "microsoft-tls-ecc-root-g2@microsoft-ecc-root-2017"),
+                    "microsoft-ecc-root-2017",
+                    note="claimed in 2025 notes; Microsoft lists the ECC root only under G3",
+                    source="[?]"),
+                "digicert-global-root-ca": ChainPath(
+                    ("digicert-tls-rsa-sha256-2020-ca1",), "digicert-global-root-ca",
+                    note="one of the seven roots; no Teams chain to it is public, so DigiCert's "
+                         "usual issuing CA stands in; Mozilla and Chrome distrust it for TLS "
+                         "from 2026-04-15",
+                    source="[?]"),
             },
             ("microsoft-tls-g2-rsa-ca-ocsp-04",),
             ("serverAuth-only EKUs from leaf to cross-signed root: SBCs that check the TLS "
@@ -347,6 +406,10 @@ ERAS: dict[str, Era] = {
                                          note="an RSA leaf signed by an ECC CA"),
                 "digicert-ev": ChainPath(("digicert-sha2-ev-server-ca",),
                                          "digicert-high-assurance-ev-root"),
+                "digicert-global-ca-g2": ChainPath(
+                    ("digicert-global-ca-g2",), "digicert-global-root-g2",
+                    note="an issuing CA DigiCert revoked on 2026-05-15 [V]; that Genesys "
+                         "edges used it is fakepeer's assumption [?]", source="[?]"),
             },
             notes=("Genesys certificates carry no clientAuth EKU from the week of 2026-03-09.",),
         ),

@@ -145,6 +145,8 @@ class ChainPath:
     certificates: tuple[str, ...]
     anchor: str
     note: str = ""
+    #: How sure we are that the real peer serves this path: [V], [C], [S] or [?].
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
