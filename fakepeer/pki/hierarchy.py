@@ -125,10 +125,7 @@ class Pki:
         RSA Root G2 (``@digicert-global-root-g2``) and the caIssuers URL of the CA below it
         (which names the bare id) were two certificates with different serials."""
         spec = self.spec(cert_id.ca)
-        primary = spec.issuers[0] if spec.issuers else cert_id.ca
-        if cert_id.issuer == primary:
-            return CertificateId(cert_id.ca, None, cert_id.expired)
-        return cert_id
+        return cert_id.canonical(spec.issuers[0] if spec.issuers else None)
 
     def canonical_id(self, text: str) -> str:
         """:meth:`canonical` of a certificate id text; a malformed one is a PkiError."""

@@ -13,7 +13,7 @@ from datetime import date
 
 from fakepeer import vocabulary
 from fakepeer.pki.keys import KeySpec
-from fakepeer.pki.model import CaSpec, ChainPath, Era, LeafProfile, dns
+from fakepeer.pki.model import CaRevocation, CaSpec, ChainPath, Era, LeafProfile, dns
 
 RSA2048 = KeySpec("RSA", 2048)
 RSA4096 = KeySpec("RSA", 4096)
@@ -417,6 +417,22 @@ ERAS: dict[str, Era] = {
 }
 
 DEFAULT_ERA = vocabulary.DEFAULT_ERA
+
+#: The revocations of 2026 (DigiCert ALERT60/ALERT86 [V]): on 2026-05-15 DigiCert revoked
+#: two G5 cross-signed root certificates, issuers and serials not published; fakepeer
+#: takes them to be its G5 crosses of the new Microsoft roots [?]. The same day it
+#: revoked the DigiCert Global CA G2 intermediate [V]. The reasons are not published [?].
+REVOKED_2026 = date(2026, 5, 15)
+REVOCATIONS: tuple[CaRevocation, ...] = (
+    CaRevocation("microsoft-tls-rsa-root-g2@digicert-tls-rsa4096-root-g5", REVOKED_2026,
+                 "cessation_of_operation",
+                 "[V] two G5 cross-signs revoked 2026-05-15; [?] that this is one, the reason"),
+    CaRevocation("microsoft-tls-ecc-root-g2@digicert-tls-ecc-p384-root-g5", REVOKED_2026,
+                 "cessation_of_operation",
+                 "[V] two G5 cross-signs revoked 2026-05-15; [?] that this is one, the reason"),
+    CaRevocation("digicert-global-ca-g2", REVOKED_2026, "cessation_of_operation",
+                 "[V] revoked 2026-05-15 (it lacks serverAuth); [?] the reason code"),
+)
 
 #: Public issuing CAs a lab SBC certificate can come from, and one no cloud trusts.
 SBC_ISSUERS: dict[str, ChainPath] = {

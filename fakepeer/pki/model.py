@@ -149,6 +149,30 @@ class ChainPath:
     source: str = ""
 
 
+#: RFC 5280 CRLReason values by the names ``cryptography.x509.ReasonFlags`` gives them.
+REVOCATION_REASONS = frozenset({
+    "unspecified", "key_compromise", "ca_compromise", "affiliation_changed", "superseded",
+    "cessation_of_operation", "certificate_hold", "privilege_withdrawn", "aa_compromise",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class CaRevocation:
+    """A CA certificate its issuer revoked in reality: fakepeer's CRL and OCSP answers of
+    that issuer list it (with this date and reason) once the certificate exists."""
+
+    certificate: str  # a certificate id: ``ca`` or ``ca@issuer``
+    date: date
+    reason: str
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        CertificateId.parse(self.certificate)
+        if self.reason not in REVOCATION_REASONS:
+            raise ValueError(f"{self.certificate}: unknown revocation reason {self.reason!r} "
+                             f"(use one of {sorted(REVOCATION_REASONS)})")
+
+
 @dataclass(frozen=True, slots=True)
 class Era:
     """One state of a cloud peer's PKI: which leaf it serves and through which paths.
@@ -207,6 +231,13 @@ class CertificateId:
         if not ca:
             raise ValueError(f"certificate id {text!r} names no CA")
         return cls(ca, issuer or None, bool(bang))
+
+    def canonical(self, primary_issuer: str | None) -> CertificateId:
+        """The one name of this certificate, given who signs the CA's primary one
+        (``None`` for a root): ``ca@primary`` is ``ca``, and so is a root's ``ca@ca``."""
+        if self.issuer is not None and self.issuer == (primary_issuer or self.ca):
+            return CertificateId(self.ca, None, self.expired)
+        return self
 
     def __str__(self) -> str:
         issuer = f"@{self.issuer}" if self.issuer else ""
