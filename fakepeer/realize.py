@@ -21,13 +21,14 @@ from cryptography import x509
 from fakepeer import sip, vocabulary
 from fakepeer.errors import ScenarioError
 from fakepeer.pki import mirrors
+from fakepeer.pki.catalogue import root_ids
 from fakepeer.pki.chain import ServedChain
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.keys import KeySpec
-from fakepeer.pki.model import LeafProfile, SanEntry, dns
-from fakepeer.pki.situation import Situation, build_situation
+from fakepeer.pki.model import CertificateId, LeafProfile, SanEntry, dns
+from fakepeer.pki.situation import Route, Situation, build_situation, chain_route
 from fakepeer.profiles import Profile, profile_named
-from fakepeer.scenario.model import Expectation, Phase, Scenario
+from fakepeer.scenario.model import Expectation, NameOverride, Phase, Scenario
 from fakepeer.tls import TlsPolicy
 from fakepeer.tls.inspect import load_system_roots
 from fakepeer.tls.policy import SYSTEM_BUNDLE, oversize_ca_list, public_bundle_ca_list
@@ -38,11 +39,65 @@ _INVALID_PURPOSE = 26
 
 
 @dataclass(frozen=True)
+class NameServing:
+    """What an SBC that sent one SNI name is served (``name`` ``None``: the default, for
+    no SNI or a name without an override): the chain, the path it takes to which anchor
+    (CA certificate id), the certificates on it revoked (``leaf`` for a revoked leaf,
+    else certificate ids), and what a correctly configured SBC does against it."""
+
+    name: str | None
+    chain: ServedChain
+    era: str
+    path: str
+    anchor: str
+    revoked: tuple[str, ...]
+    expectation: Expectation
+
+    def expectation_for(self, setup: str | None = None) -> Expectation:
+        """What an SBC set up as ``setup`` does (:func:`expectation_for_setup`)."""
+        if setup is None:
+            return self.expectation
+        return expectation_for_setup(self.expectation, self.anchor, self.revoked, setup)
+
+
+def expectation_for_setup(stated: Expectation, anchor: str, revoked: tuple[str, ...],
+                          setup: str) -> Expectation:
+    """What an SBC set up as ``setup`` (a :data:`fakepeer.vocabulary.SBC_SETUPS` name)
+    does where a correctly configured one does ``stated``, given the chain's ``anchor``
+    and its ``revoked`` certificates: an anchor it does not trust is refused with
+    unknown_ca; a revoked certificate is refused by one that checks revocation and
+    accepted by one that does not, if nothing else is wrong."""
+    try:
+        terms = vocabulary.SBC_SETUPS[setup]
+    except KeyError:
+        raise ScenarioError(f"unknown SBC set-up {setup!r}; known: "
+                            f"{', '.join(vocabulary.SBC_SETUPS)}") from None
+    root = CertificateId.parse(anchor).ca
+    if terms.roots is not None and root not in terms.roots:
+        return Expectation("reject", alert="unknown_ca", reason=(
+            f"An SBC that {terms.summary} does not trust {mirrors.CAS[root].common_name} "
+            f"[{anchor}], where this chain anchors: OpenSSL error 20 (unable to get local "
+            "issuer certificate)."))
+    if terms.checks_revocation and revoked and stated.reaction == "accept":
+        return Expectation("reject", alert="certificate_revoked", reason=(
+            f"{', '.join(revoked)} is revoked: an SBC that {terms.summary} refuses the "
+            "chain (OpenSSL error 23)."))
+    if terms.checks_revocation is False and stated.alert == "certificate_revoked":
+        return Expectation("accept", reason=(
+            f"An SBC that {terms.summary} does not see that {', '.join(revoked)} is "
+            "revoked, and nothing else is wrong with the chain."))
+    return stated
+
+
+@dataclass(frozen=True)
 class RealizedScenario:
     """One scenario at one phase, made real: everything a fake peer needs.
 
     ``chain`` is served to an SBC whose SNI names no override, ``chains_by_name`` to the
-    others (:meth:`chain_for` picks). ``dialback_chain`` is the client certificate the
+    others (:meth:`chain_for` picks); ``serving`` and ``serving_by_name`` say the same
+    with the path, anchor and expectation of each (:meth:`serving_for`), so a verdict
+    can judge each name by its own expectation. ``dialback_chain`` is the client
+    certificate the
     peer presents when it dials the SBC back (the chain it serves, leaf changes and
     defects included: the proxy dials back with its own certificate), ``None`` for a
     profile that presents none; ``dialback_policy`` the TLS policy it dials with.
@@ -57,8 +112,14 @@ class RealizedScenario:
     dialback_chain: ServedChain | None
     dialback_policy: TlsPolicy
     expectation: Expectation
+    serving: NameServing
     chains_by_name: Mapping[str, ServedChain] = field(
         default_factory=lambda: MappingProxyType({}))
+    serving_by_name: Mapping[str, NameServing] = field(
+        default_factory=lambda: MappingProxyType({}))
+    #: The one command that exports every root the whole scenario (all phases and SNI
+    #: names) can anchor at: what ``serve`` and ``scenarios show`` both print.
+    roots_command: str = ""
 
     @property
     def sip_profile(self) -> sip.SipProfile:
@@ -73,6 +134,17 @@ class RealizedScenario:
         """What an SBC that sent ``server_name`` in SNI (``None``: no SNI) is served."""
         wanted = (server_name or "").lower().rstrip(".")
         return self.chains_by_name.get(wanted, self.chain)
+
+    def serving_for(self, server_name: str | None) -> NameServing:
+        """What an SBC that sent ``server_name`` in SNI is served, and what it should do."""
+        wanted = (server_name or "").lower().rstrip(".")
+        return self.serving_by_name.get(wanted, self.serving)
+
+    def expectation_for(self, server_name: str | None,
+                        setup: str | None = None) -> Expectation:
+        """What an SBC (set up as ``setup``, see :meth:`NameServing.expectation_for`)
+        that sent ``server_name`` in SNI does."""
+        return self.serving_for(server_name).expectation_for(setup)
 
     def chains_by_sni(self) -> dict[str, ServedChain]:
         """Every SNI name a TLS creator should recognise: the default chain's own names,
@@ -89,8 +161,11 @@ def realize(scenario: Scenario, pki: Pki, *, phase: int | None = None,
     if server_name is not None:
         served = served.for_name(server_name)
     profile = profile_named(served.profile)
-    chain = _chain(served, pki)
-    by_name = {override.name: _chain(override.apply(served), pki) for override in served.names}
+    default = _serving(None, served, expectation_of(served), pki)
+    by_name = {override.name: _serving(override.name, override.apply(served),
+                                       name_expectation(override, served), pki)
+               for override in served.names}
+    chain = default.chain
     policy = _server_policy(served, pki)
     dial_policy = profile.client_policy
     if vocabulary.needs_security_level_0(served.defects):
@@ -103,8 +178,9 @@ def realize(scenario: Scenario, pki: Pki, *, phase: int | None = None,
         responder_policy=sip.ResponderPolicy(options_status=served.sip.options_status,
                                              invite_status=served.sip.invite_status),
         dialback_chain=chain if profile.presents_client_certificate else None,
-        dialback_policy=dial_policy, expectation=_expectation(served),
-        chains_by_name=MappingProxyType(by_name),
+        dialback_policy=dial_policy, expectation=default.expectation, serving=default,
+        chains_by_name=MappingProxyType({name: s.chain for name, s in by_name.items()}),
+        serving_by_name=MappingProxyType(by_name), roots_command=roots_export_command(scenario),
     )
 
 
@@ -116,9 +192,49 @@ def realize_timeline(scenario: Scenario, pki: Pki
                  for index, (phase, _) in enumerate(scenario.timeline()))
 
 
-def _chain(served: Scenario, pki: Pki) -> ServedChain:
-    return build_situation(pki, Situation(served.era, served.path, served.defects,
-                                          _leaf_profile(served)))
+def _serving(name: str | None, served: Scenario, expectation: Expectation,
+             pki: Pki) -> NameServing:
+    chain = build_situation(pki, Situation(served.era, served.path, served.defects,
+                                           _leaf_profile(served)))
+    route = chain_route(served.era, served.path, served.defects)
+    return NameServing(name, chain, route.era.id, route.path_name, route.path.anchor,
+                       revoked_on(served), expectation)
+
+
+def revoked_on(served: Scenario) -> tuple[str, ...]:
+    """What is revoked on the chain ``served`` serves: ``leaf`` when a defect revokes the
+    leaf, and the ids of its CA certificates revoked in reality."""
+    route = chain_route(served.era, served.path, served.defects)
+    leaf = any(vocabulary.parse_defect(d).defect.changes == "revocation"
+               for d in served.defects)
+    return (*(("leaf",) if leaf else ()), *(fact.certificate for fact in route.revocations))
+
+
+def routes_of(scenario: Scenario) -> tuple[tuple[str, str | None, Route], ...]:
+    """(phase name, SNI name or ``None`` for the default, chain route) for every phase
+    and SNI name of the scenario, without building anything."""
+    routes = []
+    for phase, effective in scenario.timeline():
+        variants = [(None, effective), *((o.name, o.apply(effective)) for o in effective.names)]
+        routes += [(phase.name, name, chain_route(v.era, v.path, v.defects))
+                   for name, v in variants]
+    return tuple(routes)
+
+
+def anchors_of(scenario: Scenario) -> tuple[str, ...]:
+    """Every root (CA certificate id) the scenario can anchor at, in any phase, for any
+    SNI name, in the order they first appear."""
+    return tuple(dict.fromkeys(route.path.anchor for _, _, route in routes_of(scenario)))
+
+
+def roots_export_command(scenario: Scenario) -> str:
+    """One ``certs export --roots`` command that covers every root the scenario can
+    anchor at: the root sets of the eras whose chains it serves, then the ids of the
+    anchors those sets leave out."""
+    eras = list(dict.fromkeys(route.era.id for _, _, route in routes_of(scenario)))
+    covered = set(root_ids(eras))
+    extra = [anchor for anchor in anchors_of(scenario) if anchor not in covered]
+    return f"fakepeer certs export --roots {' '.join([*eras, *extra])} --out roots/"
 
 
 def _leaf_profile(scenario: Scenario) -> LeafProfile | None:
@@ -146,11 +262,24 @@ def _leaf_profile(scenario: Scenario) -> LeafProfile | None:
     return profile.but(**changes)
 
 
-def _expectation(scenario: Scenario) -> Expectation:
+def name_expectation(override: NameOverride, base: Scenario) -> Expectation:
+    """What a correct SBC does against an SNI name: the name's own ``expect``; else,
+    when the name adds defects to a scenario that expects acceptance, what those defects
+    make a correct SBC do (an expired leaf on sip2 is refused there); else the
+    scenario's."""
+    served = override.apply(base)
+    if override.expectation is not None:
+        return override.expectation
+    if override.defects is not None and override.defects != base.defects:
+        return expectation_of(served, from_defects=True)
+    return expectation_of(served)
+
+
+def expectation_of(scenario: Scenario, *, from_defects: bool = False) -> Expectation:
     """What a correctly configured SBC does. A scenario built from command-line options
     says only "accept"; its defects then decide (an expired leaf must be refused)."""
     stated = scenario.expectation
-    if scenario.source is not None or stated.reaction != "accept":
+    if (scenario.source is not None and not from_defects) or stated.reaction != "accept":
         return stated
     for use in map(vocabulary.parse_defect, scenario.defects):
         defect = use.defect

@@ -103,6 +103,36 @@ SEVEN_ROOTS: tuple[str, ...] = (
 
 
 
+@dataclass(frozen=True, slots=True)
+class SbcSetup:
+    """A way the SBC under test may be set up, beside the one a scenario's expectation is
+    stated for: which roots it trusts (``None``: as the scenario says) and whether it
+    checks CRL/OCSP (``None``: as the scenario says). The expectation for each follows
+    from what is served (``fakepeer.realize``): an anchor it does not trust is refused
+    with unknown_ca, a revoked certificate with certificate_revoked when it checks."""
+
+    name: str
+    summary: str
+    roots: tuple[str, ...] | None = None
+    checks_revocation: bool | None = None
+
+
+SBC_SETUPS: Mapping[str, SbcSetup] = MappingProxyType({setup.name: setup for setup in (
+    SbcSetup("seven-roots", "trusts the seven roots Microsoft lists for 2026", SEVEN_ROOTS),
+    SbcSetup("g2-only", "trusts only DigiCert Global Root G2, as most SBCs did in 2023",
+             ("digicert-global-root-g2",)),
+    SbcSetup("g2-and-rsa-2017", "trusts DigiCert Global Root G2 and Microsoft RSA Root CA "
+             "2017, the 2023 guidance", ("digicert-global-root-g2", "microsoft-rsa-root-2017")),
+    # Mozilla and Chrome removed DigiCert Global Root CA for TLS on 2026-04-15 [V].
+    SbcSetup("browser-policy", "trusts what Mozilla and Chrome trust for TLS from 2026-04-15: "
+             "the seven roots but DigiCert Global Root CA",
+             tuple(r for r in SEVEN_ROOTS if r != "digicert-global-root-ca")),
+    SbcSetup("checks-revocation", "checks CRL or OCSP for every certificate of the chain",
+             checks_revocation=True),
+    SbcSetup("no-revocation-check", "checks no CRL or OCSP, as most SBCs by default",
+             checks_revocation=False),
+)})
+
 # --- TLS versions and alerts ------------------------------------------------------------
 
 TlsVersionName = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]

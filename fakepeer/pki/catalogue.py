@@ -1,11 +1,13 @@
 """The CAs ``certs generate`` makes first: every era's (all paths), the mirrored roots,
 their slow keys generated together so that they run in parallel. The served chains come
-after, from realised scenarios (:mod:`fakepeer.generation`)."""
+after, from realised scenarios (:mod:`fakepeer.generation`). And the root sets
+``certs export --roots`` writes: which certificates an SBC may need to trust."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from fakepeer.errors import PkiError
 from fakepeer.pki import mirrors
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.model import CertificateId
@@ -34,3 +36,35 @@ def generate_cas(pki: Pki, era_ids: Iterable[str], *, all_issuers: bool = False)
                               *(r.id for r in mirrors.ROOTS)]))
     pki.certificates(ids)
     return ids
+
+
+#: The root set of every certificate any chain path can anchor at.
+ALL_ROOTS = "all"
+
+
+def _anchors() -> tuple[str, ...]:
+    """Every mirrored root, then every other certificate a chain path anchors at (the
+    self-signed Microsoft TLS RSA/ECC Root G2, which are not in the public bundles)."""
+    ids = [root.id for root in mirrors.ROOTS]
+    ids += [path.anchor for era in mirrors.ERAS.values() for path in era.paths.values()]
+    return tuple(dict.fromkeys(ids))
+
+
+def root_set(name: str) -> tuple[str, ...]:
+    """The certificates ``certs export --roots NAME`` writes: for an era, its default
+    anchor and the roots recommended for it (the seven for 2026); for ``all``, every
+    certificate a chain can anchor at; a single anchor's certificate id names itself."""
+    if name == ALL_ROOTS:
+        return _anchors()
+    era = mirrors.ERAS.get(name)
+    if era is not None:
+        return tuple(dict.fromkeys([era.path().anchor, *era.recommended_roots]))
+    if name in _anchors():
+        return (name,)
+    raise PkiError(f"unknown root set {name!r}; give an era ({', '.join(mirrors.ERAS)}), "
+                   f"{ALL_ROOTS}, or the id of a root: {', '.join(_anchors())}")
+
+
+def root_ids(names: Iterable[str]) -> list[str]:
+    """The certificates of several root sets, each once, in order."""
+    return list(dict.fromkeys(root for name in names for root in root_set(name)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -13,8 +14,8 @@ from fakepeer.pki import mirrors
 from fakepeer.pki.chain import ServedChain
 from fakepeer.pki.defects import LeafPlan, apply_defects
 from fakepeer.pki.hierarchy import IMPOSTOR_PREFIX, Pki
-from fakepeer.pki.model import CertificateId, ChainPath, Era, LeafProfile, dns
-from fakepeer.pki.revocation import Revocations
+from fakepeer.pki.model import CaRevocation, CertificateId, ChainPath, Era, LeafProfile, dns
+from fakepeer.pki.revocation import Revocations, real_revocation
 from fakepeer.pki.sha1 import resign_with_sha1
 from fakepeer.vocabulary import did_you_mean
 
@@ -42,22 +43,47 @@ def era_by_id(era_id: str) -> Era:
                        f"eras: {', '.join(mirrors.ERAS)}") from None
 
 
-def plan_situation(pki: Pki, situation: Situation) -> LeafPlan:
-    era = era_by_id(situation.era)
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Which chain path a situation serves: ``era``'s path ``path_name``, or with a
+    rotated-root defect the target era's default path (``rotated_from`` the era asked)."""
+
+    era: Era
+    path_name: str
+    path: ChainPath
+    rotated_from: str | None = None
+
+    @property
+    def revocations(self) -> tuple[CaRevocation, ...]:
+        """The certificates of this path that were revoked in reality (2026-05-15)."""
+        found = (real_revocation(c) for c in (*self.path.certificates, self.path.anchor))
+        return tuple(fact for fact in found if fact is not None)
+
+
+def chain_route(era_id: str, path: str | None = None, defects: Iterable[str] = ()) -> Route:
+    """The path ``era_id``/``path`` with ``defects`` serves, without building anything."""
+    era = era_by_id(era_id)
     try:
-        uses = vocabulary.check_defects(situation.defects, era.id)
-        path = era.path(situation.path)
+        uses = vocabulary.check_defects(defects, era.id)
+        route = Route(era, path or era.default_path, era.path(path))
     except vocabulary.DefectError as exc:
         raise PkiError(exc.problem) from None
     except KeyError as exc:
         raise PkiError(str(exc.args[0])) from None
-    path_name = situation.path or era.default_path
     for use in uses:
         if use.defect.moves_era and use.argument is not None:
             target = era_by_id(use.argument)
-            path, path_name = target.path(), f"rotated-to-{target.id}"
-    plan = LeafPlan(era=era, path_name=path_name, path=path,
-                    profile=situation.leaf or era.leaf, now=pki.options.now)
+            route = Route(target, target.default_path, target.path(), era.id)
+    return route
+
+
+def plan_situation(pki: Pki, situation: Situation) -> LeafPlan:
+    route = chain_route(situation.era, situation.path, situation.defects)
+    uses = vocabulary.check_defects(situation.defects, situation.era)
+    path_name = f"rotated-to-{route.era.id}" if route.rotated_from else route.path_name
+    plan = LeafPlan(era=era_by_id(situation.era), path_name=path_name, path=route.path,
+                    profile=situation.leaf or era_by_id(situation.era).leaf,
+                    now=pki.options.now)
     return apply_defects(plan, uses)
 
 

@@ -16,7 +16,8 @@ The file format, key by key (every key is optional; see ``scenarios/*.toml``)::
               options_delay, options_action
     [expect]  reaction, alert, by, sip_status, reason, purpose, setup
               (or the short form: expect = "reject:unknown_ca")
-    [names."sip2.pstnhub.microsoft.com"]  era, path, defects
+    [names."sip2.pstnhub.microsoft.com"]  era, path, defects, expect (as above: what a
+              correct SBC does against this name)
     [[phases]]  name, description, duration | until_connections, era, path, defects,
                 tls = {...}, sip = {...}, names = {...}, expect
 
@@ -124,7 +125,6 @@ _TLS_KEYS = _scalar_keys(TlsSpec)
 _SIP_KEYS = _scalar_keys(SipSpec)
 _EXPECT_KEYS = _scalar_keys(Expectation)
 _LEAF_KEYS = _scalar_keys(LeafSpec)
-_NAME_KEYS = {"era": _string, "path": _string, "defects": _string_array}
 _COMMON_KEYS = ("description", "era", "path", "defects", "tls", "sip", "names", "expect")
 _SCENARIO_KEYS = ("name", "profile", *_COMMON_KEYS, "leaf", "phases")
 _PHASE_KEYS = ("name", "duration", "until_connections", *_COMMON_KEYS)
@@ -174,11 +174,17 @@ def _expectation(value: object, key: str) -> Expectation:
     return _build(Expectation, table, key, "expect")
 
 
+_NAME_KEYS: dict[str, Converter] = {"era": _string, "path": _string,
+                                     "defects": _string_array, "expect": _expectation}
+
+
 def _names(value: object, key: str) -> tuple[NameOverride, ...]:
     out = []
     for name, body in _table(value, key).items():
         where = join_key(key, key_part(name))
         arguments = _converted(_table(body, where), _NAME_KEYS, where)
+        if "expect" in arguments:
+            arguments["expectation"] = arguments.pop("expect")
         try:
             out.append(NameOverride(name, **arguments))  # type: ignore[arg-type]
         except ScenarioValueError as exc:

@@ -235,27 +235,33 @@ _FROM_EXPECT = Expectation(purpose="(taken from expect)")
 @dataclass(frozen=True, slots=True)
 class NameOverride:
     """Serve another chain to an SBC that asks for ``name`` in SNI (the staged rollout
-    served different chains on sip, sip2 and sip3). ``None`` keeps the scenario's value;
-    setting ``era`` without ``path`` means that era's default path. Values are checked
-    against the era when the override sits in a Scenario."""
+    served different chains on sip, sip2 and sip3), and expect another reaction there
+    (an expired leaf on sip2 is refused while sip stays Active). ``None`` keeps the
+    scenario's value; setting ``era`` without ``path`` means that era's default path.
+    Values are checked against the era when the override sits in a Scenario."""
 
     name: str
     era: str | None = None
     path: str | None = None
     defects: tuple[str, ...] | None = None
+    expectation: Expectation | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", check_dns_name("name", self.name))
         check_choice("era", self.era, tuple(vocabulary.ERAS), optional=True)
         check_string("path", self.path, optional=True)
         check_strings(self, "defects", "defects", optional=True)
+        if self.expectation is not None and not isinstance(self.expectation, Expectation):
+            raise ScenarioValueError("expect", "expected an Expectation, got "
+                                     f"{kind_of(self.expectation)}")
 
     def apply(self, base: Scenario) -> Scenario:
         """``base`` as served to this name (without per-name overrides)."""
         era = self.era or base.era
         path = self.path if self.path is not None else (None if self.era else base.path)
         defects = self.defects if self.defects is not None else base.defects
-        return replace(base, era=era, path=path, defects=defects, names=(), phases=())
+        return replace(base, era=era, path=path, defects=defects, names=(), phases=(),
+                       expectation=self.expectation or base.expectation, expect="accept")
 
 
 @dataclass(frozen=True, slots=True)
