@@ -27,7 +27,7 @@ def briefing(realized: RealizedScenario, listen: list[str]) -> list[str]:
     for anchor in chain.trust_anchors:
         lines.append(f"    {export.openssl_oneline(anchor.subject)}")
         lines.append(f"      SHA-1 {export.colon_thumbprint(anchor)}")
-    lines.append(f"    export them: fakepeer certs export --roots {scenario.era} --out roots/")
+    lines.append(f"    export them: {realized.roots_command}")
     policy = realized.policy
     lines.append(f"  TLS: {policy.min_version}..{policy.max_version}, ciphers "
                  f"{':'.join(policy.ciphers)}; client certificate {policy.client_certificate}")

@@ -12,6 +12,7 @@ from fakepeer.pki import mirrors
 from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.model import CertificateId
 from fakepeer.pki.situation import era_by_id
+from fakepeer.vocabulary import did_you_mean
 
 
 def era_certificate_ids(era_ids: Iterable[str], all_issuers: bool = False) -> list[str]:
@@ -61,7 +62,8 @@ def root_set(name: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys([era.path().anchor, *era.recommended_roots]))
     if name in _anchors():
         return (name,)
-    raise PkiError(f"unknown root set {name!r}; give an era ({', '.join(mirrors.ERAS)}), "
+    hint = did_you_mean(name, [*mirrors.ERAS, ALL_ROOTS, *_anchors()])
+    raise PkiError(f"unknown root set {name!r}{hint}; give an era ({', '.join(mirrors.ERAS)}), "
                    f"{ALL_ROOTS}, or the id of a root: {', '.join(_anchors())}")
 
 

@@ -97,8 +97,9 @@ def test_audiocodes_bundle_names_each_root(session_store, tmp_path):
     run(["certs", "export", "--roots", "all", "--format", "audiocodes", "--out", str(target),
          "--certs", str(session_store)], tmp_path)
     text = target.read_text()
-    assert text.count("BEGIN CERTIFICATE") == 9
+    assert text.count("BEGIN CERTIFICATE") == 11  # 9 public roots, 2 self-signed TLS G2
     assert "# baltimore-cybertrust-root: C = IE, O = Baltimore" in text
+    assert "# microsoft-tls-ecc-root-g2@microsoft-tls-ecc-root-g2: C = US" in text
 
 
 def test_cisco_snippet_warns_on_a_quit_line():

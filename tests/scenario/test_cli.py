@@ -142,15 +142,15 @@ class TestShow:
         assert "microsoft-2023/digicert-g2 (rotated from microsoft-2020)" in out
         assert "--roots microsoft-2023 " in out
 
-    def test_a_non_default_path_gets_its_own_export_command(self, tmp_path):
-        """An anchor that `--roots ERA` would not export gets its own export line."""
+    def test_a_non_default_path_joins_the_one_export_command(self, tmp_path):
+        """An anchor that `--roots ERA` would not export is named in the same command."""
         (tmp_path / "mine").mkdir()
         (tmp_path / "mine" / "ms2017.toml").write_text(
             'era = "microsoft-2023"\npath = "microsoft-2017"\n')
         out = run(tmp_path, "scenarios", "show", "ms2017", "--no-chain",
                   "--scenarios", "mine").out
-        assert ("fakepeer certs export microsoft-rsa-root-2017 --out "
-                "roots/microsoft-rsa-root-2017.pem") in out
+        assert ("export:  fakepeer certs export --roots microsoft-2023 microsoft-rsa-root-2017 "
+                "--out roots/") in out
 
     def test_builds_and_prints_the_chain_depth_by_depth(self, tmp_path, session_store):
         """Without --no-chain, `show` builds the chain and prints it as s_client does."""

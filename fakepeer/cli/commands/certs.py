@@ -31,7 +31,6 @@ from fakepeer.pki.hierarchy import Pki
 from fakepeer.pki.keys import KeySpec, PrivateKey, private_key_pem
 from fakepeer.pki.situation import sbc_chain
 from fakepeer.realize import realize
-from fakepeer.vocabulary import did_you_mean
 
 #: Export formats, each written by ``_WRITERS[format]`` (defined below).
 FORMATS = ("pem", "der", "p7b", "p12", "cisco", "audiocodes")
@@ -80,9 +79,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "'/' (or an existing folder) is a folder, anything else one file.")
     target = exp.add_mutually_exclusive_group(required=True)
     target.add_argument("id", nargs="?", help="a certificate id (with its chain and key for p12)")
-    target.add_argument("--roots", nargs="+", metavar="ERA",
-                        help="the roots an SBC must trust for these eras ('all' for every "
-                             "mirrored root)")
+    target.add_argument("--roots", nargs="+", metavar="SET",
+                        help="the roots an SBC must trust: an era's (its anchor and the roots "
+                             "recommended for it), 'all' (every root any chain can anchor at) "
+                             "or one root's id (as `scenarios show` names it)")
     exp.add_argument("--format", choices=FORMATS, default="pem",
                      help="pem: one bundle file (a Kamailio/OpenSIPS ca_list), or in a folder "
                           "one file per certificate with OpenSSL hash links (a ca_path); "
@@ -236,19 +236,8 @@ def _show(args: argparse.Namespace, env: Environment) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
-def _roots_for(pki: Pki, eras: list[str]) -> list[tuple[str, x509.Certificate]]:
-    if eras == ["all"]:
-        ids = [r.id for r in mirrors.ROOTS]
-    else:
-        ids = []
-        for era_id in eras:
-            era = mirrors.ERAS.get(era_id)
-            if era is None:
-                raise ConfigError(f"unknown era {era_id!r}{did_you_mean(era_id, mirrors.ERAS)}; "
-                                  f"known: {', '.join(mirrors.ERAS)}, all")
-            ids += [era.path().anchor, *era.recommended_roots]
-        ids = list(dict.fromkeys(ids))
-    return [(c.id, c.certificate) for c in pki.certificates(ids)]
+def _roots_for(pki: Pki, sets: list[str]) -> list[tuple[str, x509.Certificate]]:
+    return [(c.id, c.certificate) for c in pki.certificates(catalogue.root_ids(sets))]
 
 
 # -- writing what the user asked for -------------------------------------------------------

@@ -6,17 +6,20 @@ import argparse
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fakepeer import vocabulary
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.options import add_scenarios_option, add_store_options, open_catalogue, open_pki
 from fakepeer.cli.status import ExitStatus
-from fakepeer.pki.model import ChainPath
 from fakepeer.scenario.load import (
     DEFAULT_SCENARIO,
     shipped_scenarios_dir,
 )
 from fakepeer.scenario.model import Expectation, Phase, Scenario
+
+if TYPE_CHECKING:
+    from fakepeer.pki.situation import Route
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,7 +96,8 @@ def _as_json(scenario: Scenario, shipped: Path) -> dict[str, object]:
 
 
 def _row(label: str, value: str) -> str:
-    return f"{label:<16}{value}"
+    """A label column 16 wide; a longer label keeps two spaces before its value."""
+    return f"{label:<16}{value}" if len(label) < 16 else f"{label}  {value}"
 
 
 def _label(scenario: Scenario) -> str:
@@ -104,28 +108,28 @@ def _label(scenario: Scenario) -> str:
     return f"{scenario.era}/{path}{extra}"
 
 
-def _served(scenario: Scenario) -> Iterator[tuple[str, str | None, Scenario]]:
-    """(phase name, SNI name or None, what is served) for every phase and name."""
+def _served(scenario: Scenario) -> Iterator[tuple[str, str | None, Scenario, Expectation]]:
+    """(phase name, SNI name or None, what is served, what a correct SBC does there) for
+    every phase and name."""
+    from fakepeer.realize import expectation_of, name_expectation
+
     for phase, effective in scenario.timeline():
-        yield phase.name, None, effective
+        yield phase.name, None, effective, expectation_of(effective)
         for override in effective.names:
-            yield phase.name, override.name, override.apply(effective)
+            yield (phase.name, override.name, override.apply(effective),
+                   name_expectation(override, effective))
 
 
-def _chain_path(scenario: Scenario) -> tuple[str, str, ChainPath, bool]:
-    """(era id, path name, path, rotated?) of the chain served, following rotated-root."""
-    from fakepeer.pki import mirrors
+def _route(scenario: Scenario) -> Route:
+    from fakepeer.pki.situation import chain_route
 
-    era_id, rotated = vocabulary.chain_era(scenario.era, scenario.defects)
-    era = mirrors.ERAS[era_id]
-    name = era.default_path if rotated else scenario.path or era.default_path
-    return era.id, name, era.path(name), rotated
+    return chain_route(scenario.era, scenario.path, scenario.defects)
 
 
-def _anchor(scenario: Scenario) -> tuple[str, str]:
-    """(era whose chain is served, its anchor's CA id)."""
-    era_id, _, path, _ = _chain_path(scenario)
-    return era_id, path.anchor
+def _sni_line(name: str, served: Scenario, expectation: Expectation) -> str:
+    """One SNI name: the chain it gets, where that anchors, what a correct SBC does."""
+    return (f"SNI {name}: {_label(served)} (anchor {_route(served).path.anchor}); "
+            f"expect {expectation.summary()}")
 
 
 def _tls_lines(scenario: Scenario) -> list[str]:
@@ -198,15 +202,21 @@ def _serving_lines(scenario: Scenario) -> list[str]:
     from fakepeer.pki import mirrors
 
     era = mirrors.ERAS[scenario.era]
-    era_id, path_name, path, rotated = _chain_path(scenario)
-    if rotated:
-        which = f"{era_id}/{path_name} (rotated from {era.id})"
+    route = _route(scenario)
+    path = route.path
+    if route.rotated_from:
+        which = f"{route.era.id}/{route.path_name} (rotated from {era.id})"
     else:
-        which = f"{path_name}{' (default)' if scenario.path is None else ''}"
+        which = f"{route.path_name}{' (default)' if scenario.path is None else ''}"
     lines = [_row("profile", scenario.profile),
              _row("era", f"{era.id}: {era.title}"),
              _row("chain path", f"{which}: leaf <- {' <- '.join(path.certificates)} <- "
                   f"{path.anchor}")]
+    if path.source or path.note:
+        lines.append(_row("", " ".join(part for part in (path.source, path.note) if part)))
+    for fact in route.revocations:
+        lines.append(_row("revoked", f"{fact.certificate} since {fact.date} "
+                          f"({fact.reason.replace('_', ' ')}) {fact.source}"))
     for text in scenario.defects:
         info = vocabulary.parse_defect(text).defect
         code = f" (OpenSSL verify error {info.verify_error})" if info.verify_error else ""
@@ -220,8 +230,11 @@ def _phase_line(index: int, phase: Phase, effective: Scenario) -> list[str]:
     lines = [f"{index + 1}. {phase.name} (ends {phase.ends}): {_label(effective)}"]
     if phase.description:
         lines.append(f"   {phase.description.strip()}")
+    from fakepeer.realize import name_expectation
+
     for override in effective.names:
-        lines.append(f"   SNI {override.name}: {_label(override.apply(effective))}")
+        lines.append("   " + _sni_line(override.name, override.apply(effective),
+                                      name_expectation(override, effective)))
     if phase.sip is not None:
         lines.append(f"   SIP: {_sip_line(effective)}")
     if phase.tls is not None:
@@ -232,17 +245,20 @@ def _phase_line(index: int, phase: Phase, effective: Scenario) -> list[str]:
 
 
 def _roots_lines(scenario: Scenario) -> list[str]:
+    """Every root the scenario can anchor at (all phases and names), which chains
+    anchor there, the roots recommended beside them, and the one export command."""
     from fakepeer.pki import mirrors
+    from fakepeer.pki.model import CertificateId
+    from fakepeer.realize import roots_export_command, routes_of
 
     anchors: dict[str, list[str]] = {}
-    for _, _, served in _served(scenario):
-        era_id, anchor = _anchor(served)
-        eras_of_anchor = anchors.setdefault(anchor, [])
-        if era_id not in eras_of_anchor:
-            eras_of_anchor.append(era_id)
+    for _, _, route in routes_of(scenario):
+        eras_of_anchor = anchors.setdefault(route.path.anchor, [])
+        if route.era.id not in eras_of_anchor:
+            eras_of_anchor.append(route.era.id)
     eras = list(dict.fromkeys(e for era_ids in anchors.values() for e in era_ids))
-    lines = [f"{mirrors.CAS[anchor].common_name} [{anchor}] (anchor of the "
-             f"{' and '.join(era_ids)} chain{'s' if len(era_ids) > 1 else ''})"
+    lines = [f"{mirrors.CAS[CertificateId.parse(anchor).ca].common_name} [{anchor}] (anchor "
+             f"of the {' and '.join(era_ids)} chain{'s' if len(era_ids) > 1 else ''})"
              for anchor, era_ids in anchors.items()]
     recommended: list[str] = []
     for era_id in eras:
@@ -252,11 +268,26 @@ def _roots_lines(scenario: Scenario) -> list[str]:
             lines.append(f"also recommended for {era_id}: "
                          + ", ".join(mirrors.CAS[r].common_name for r in extra))
             recommended += extra
-    lines.append(f"export:  fakepeer certs export --roots {' '.join(eras)} --out roots/")
-    exported = {mirrors.ERAS[e].path().anchor for e in eras} | set(recommended)
-    for anchor in anchors:
-        if anchor not in exported:
-            lines.append(f"         fakepeer certs export {anchor} --out roots/{anchor}.pem")
+    lines.append(f"export:  {roots_export_command(scenario)}")
+    return lines
+
+
+def _setup_lines(scenario: Scenario) -> list[str]:
+    """What each other SBC set-up does against every phase and name, grouped by outcome."""
+    from fakepeer.realize import expectation_for_setup, revoked_on
+
+    lines = []
+    for setup in vocabulary.SBC_SETUPS.values():
+        outcomes: dict[str, list[str]] = {}
+        for phase, name, served, expectation in _served(scenario):
+            outcome = expectation_for_setup(expectation, _route(served).path.anchor,
+                                            revoked_on(served), setup.name).summary()
+            where = [f"phase {phase}"] if scenario.phases else []
+            where.append(f"SNI {name}" if name else "other names")
+            outcomes.setdefault(outcome, []).append(" ".join(where))
+        text = outcome if len(outcomes) == 1 else "; ".join(
+            f"{outcome} on {', '.join(wheres)}" for outcome, wheres in outcomes.items())
+        lines.append(_row(setup.name, f"{text} ({setup.summary})"))
     return lines
 
 
@@ -270,8 +301,11 @@ def describe(scenario: Scenario) -> list[str]:
     lines += [f"  {line}" for line in _serving_lines(scenario)]
     lines += [f"  {line}" for line in _tls_lines(scenario)]
     lines.append(f"  {_row('SIP', _sip_line(scenario))}")
+    from fakepeer.realize import name_expectation
+
     for override in scenario.names:
-        lines.append(f"  {_row('SNI ' + override.name, _label(override.apply(scenario)))}")
+        lines.append("  " + _sni_line(override.name, override.apply(scenario),
+                                      name_expectation(override, scenario)))
     if scenario.phases:
         lines += ["", "Timeline (each phase overrides what is served above)"]
         for index, phase in enumerate(scenario.phases):
@@ -281,6 +315,8 @@ def describe(scenario: Scenario) -> list[str]:
     lines += [f"  {line}" for line in _expect_lines(scenario.expectation)]
     lines += ["", "Roots the SBC must trust"]
     lines += [f"  {line}" for line in _roots_lines(scenario)]
+    lines += ["", "Other SBC set-ups (what each does against this scenario)"]
+    lines += [f"  {line}" for line in _setup_lines(scenario)]
     return lines
 
 
