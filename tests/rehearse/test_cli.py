@@ -67,4 +67,4 @@ def test_a_missing_plan_names_the_shipped_ones(tmp_path):
     """A PLAN that is neither a file nor a shipped plan says which plans ship."""
     status, _, err = run(tmp_path, "nope.toml")
     assert status == ExitStatus.ERROR
-    assert "nope.toml: no such plan file (shipped plans: migration-2026)" in err
+    assert "nope.toml: no such plan file (shipped plans: migration-2026, " in err
