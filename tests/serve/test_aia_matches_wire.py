@@ -10,17 +10,10 @@ import urllib.request
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tests.serve.harness import s_client, serving
+from tests.serve.chains import served_chain
+from tests.serve.harness import serving
 
 CA_ISSUERS = x509.oid.AuthorityInformationAccessOID.CA_ISSUERS
-
-
-def _sent(port: int, *client: str) -> list[x509.Certificate]:
-    output = s_client(port, "-showcerts", *client).output
-    blocks = output.split("-----BEGIN CERTIFICATE-----")[1:]
-    return [x509.load_pem_x509_certificate(
-        ("-----BEGIN CERTIFICATE-----" + b.split("-----END CERTIFICATE-----")[0]
-         + "-----END CERTIFICATE-----\n").encode()) for b in blocks]
 
 
 def _ca_issuers_path(certificate: x509.Certificate) -> str:
@@ -35,7 +28,7 @@ def test_every_ca_issuers_url_serves_the_next_certificate_of_the_chain(session_s
     client = ["-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
               "-cert_chain", str(sbc_files.chain), "-servername", "sip.pstnhub.microsoft.com"]
     with serving(session_store, "--scenario", "baseline-microsoft-2026") as server:
-        sent = _sent(server.port, *client)
+        sent = served_chain(server.port, *client)
         assert len(sent) == 3, "leaf, issuing CA, cross-signed root"
         for below, above in itertools.pairwise(sent):
             path = _ca_issuers_path(below)

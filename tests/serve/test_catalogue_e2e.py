@@ -20,7 +20,8 @@ from fakepeer.pki.situation import sbc_chain
 from fakepeer.scenario.load import load_catalogue, shipped_scenarios_dir
 from tests.conftest import make_pki
 from tests.inprocess import in_thread
-from tests.serve.harness import Server, s_client, s_client_exchange, serving
+from tests.serve.chains import served_chain
+from tests.serve.harness import Server, s_client_exchange, serving
 
 CATALOGUE = load_catalogue([shipped_scenarios_dir()])
 MICROSOFT_SUITES = ("ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
@@ -59,25 +60,18 @@ def sbc(session_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     return files
 
 
-def _fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as reply:
-        return bytes(reply.read())
-
-
-async def _crl_for_served_leaf(server: Server, client: list[str], folder: Path) -> Path:
-    """What a revocation-checking SBC does: fetch the CRL at the leaf's CDP URL (here
-    from fakepeer's HTTP side, whose port the test knows)."""
-    output = (await s_client(server.port, "-showcerts", *client)).output
-    pem = "-----BEGIN CERTIFICATE-----" + output.split("-----BEGIN CERTIFICATE-----")[1]
-    leaf = x509.load_pem_x509_certificate(pem.split("-----END CERTIFICATE-----")[0].encode()
-                                          + b"-----END CERTIFICATE-----\n")
-    cdp = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    path = cdp[0].full_name[0].value.split("/", 3)[3]
-    url = f"http://127.0.0.1:{server.http_port}/{path}"
-    crl = x509.load_der_x509_crl(await in_thread(_fetch, url))
-    target = folder / "crl.pem"
-    target.write_bytes(crl.public_bytes(Encoding.PEM))
-    return target
+def _crls_for_served_chain(server: Server, client: list[str]) -> bytes:
+    """What an SBC that checks revocation for the whole chain does: fetch the CRL at
+    each served certificate's CDP URL (here from fakepeer's HTTP side, whose port the
+    test knows), as PEM. Blocking: run it with in_thread."""
+    crls = []
+    for certificate in served_chain(server.port, *client):
+        cdp = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        path = cdp[0].full_name[0].value.split("/", 3)[3]
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/{path}",
+                                    timeout=10) as reply:
+            crls.append(x509.load_der_x509_crl(reply.read()).public_bytes(Encoding.PEM))
+    return b"".join(crls)
 
 
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
@@ -98,9 +92,14 @@ async def test_scenario_end_to_end(name, session_store, sbc, tmp_path):
     contact = "127.0.0.1" if name == "contact-ip" else "sbc.lab.example"
     wait = 3.0 if scenario.expectation.sip_status == 408 else 10.0
     async with serving(session_store, "--scenario", name) as server:
-        if name == "revoked":
-            crl = await _crl_for_served_leaf(server, client, tmp_path)
-            client += ["-crl_check", "-CRL", str(crl)]
+        if scenario.expectation.alert == "certificate_revoked":
+            # The setup these scenarios ask for: revocation checked for every certificate
+            # (s_client reads CRLs from its CA file; its -CRL takes a single one).
+            bundle = tmp_path / "roots-and-crls.pem"
+            crls = await in_thread(_crls_for_served_chain, server, client)
+            bundle.write_bytes(sbc["roots"].read_bytes() + crls)
+            client[client.index("-CAfile") + 1] = str(bundle)
+            client.append("-crl_check_all")
         mark = server.mark()
         await s_client_exchange(server.port, *client, request=options(contact, host), timeout=wait)
         verdict = await server.next_event("verdict", mark, timeout=20)

@@ -1,0 +1,95 @@
+"""The regional rollout as a real ``fakepeer serve`` serves it: openssl s_client asks for
+each Teams signalling name in SNI and gets that name's path, and a verifier trusting
+some of the seven roots does on each name what realize expects of that set-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fakepeer import vocabulary
+from fakepeer.pki import export
+from fakepeer.realize import realize, realize_timeline
+from fakepeer.scenario.load import load_catalogue, shipped_scenarios_dir
+from tests.conftest import make_pki
+from tests.serve.harness import s_client, serving
+
+CATALOGUE = load_catalogue([shipped_scenarios_dir()])
+NAMES = ("sip.pstnhub.microsoft.com", "sip2.pstnhub.microsoft.com",
+         "sip3.pstnhub.microsoft.com", "sip.g1.pstnhub.microsoft.com")
+#: Verify codes of s_client: 0 ok, 20 unable to get local issuer certificate.
+CODE_OF = {"accept": 0, "reject:unknown_ca": 20}
+
+
+@pytest.fixture(scope="module")
+def trust_stores(session_store: Path, tmp_path_factory: pytest.TempPathFactory
+                 ) -> dict[str, Path]:
+    """A CA file per trust-store set-up of the vocabulary."""
+    folder = tmp_path_factory.mktemp("stores")
+    pki = make_pki(session_store)
+    stores = {}
+    for setup in vocabulary.SBC_SETUPS.values():
+        if setup.roots is not None:
+            stores[setup.name] = folder / f"{setup.name}.pem"
+            stores[setup.name].write_bytes(export.pem(
+                [c.certificate for c in pki.certificates(setup.roots)]))
+    return stores
+
+
+@pytest.fixture(scope="module")
+def regional(session_store):
+    with serving(session_store, "--scenario", "regional-rollout-2026") as server:
+        yield server
+
+
+def _client(sbc_files, name: str, ca_file: Path) -> list[str]:
+    return ["-servername", name, "-verify_hostname", name, "-CAfile", str(ca_file),
+            "-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
+            "-cert_chain", str(sbc_files.chain)]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_name_gets_its_own_path(regional, sbc_files, trust_stores, pki, name):
+    """With the seven roots every name verifies; the chain each name is sent is the one
+    realize says, up to the issuer of its top certificate (the anchor)."""
+    serving = realize(CATALOGUE["regional-rollout-2026"], pki).serving_for(name)
+    result = s_client(regional.port, "-showcerts",
+                      *_client(sbc_files, name, trust_stores["seven-roots"]))
+    assert result.verify_code == 0, result.output
+    anchor = pki.certificate(serving.anchor).certificate
+    top = serving.chain.sent[-1]
+    assert top.issuer == anchor.subject
+    assert export.pem([top]).decode().strip() in result.output
+
+
+@pytest.mark.parametrize("setup", ["g2-only", "g2-and-rsa-2017", "browser-policy"])
+def test_two_of_the_seven_work_on_one_name_and_fail_on_another(regional, sbc_files,
+                                                                trust_stores, pki, setup):
+    """s_client with a partial trust store: verify codes per name are the ones realize's
+    expectation for that set-up predicts (G2 and RSA 2017: only sip verifies)."""
+    realized = realize(CATALOGUE["regional-rollout-2026"], pki)
+    observed, predicted = {}, {}
+    for name in NAMES:
+        result = s_client(regional.port, *_client(sbc_files, name, trust_stores[setup]))
+        observed[name] = result.verify_code
+        predicted[name] = CODE_OF[realized.expectation_for(name, setup).code]
+    assert observed == predicted
+    if setup != "browser-policy":
+        assert observed == {NAMES[0]: 0, NAMES[1]: 20, NAMES[2]: 20, NAMES[3]: 20}
+
+
+def test_the_staged_variant_moves_name_by_name(pki):
+    """Each phase moves one more name to its 2026 path; the last is the regional mix."""
+    staged = realize_timeline(CATALOGUE["regional-rollout-2026-staged"], pki)
+    paths = [{name: (r.serving_for(name).era, r.serving_for(name).path) for name in NAMES}
+             for _, r in staged]
+    old, mix = ("microsoft-2023", "digicert-g2"), realize(
+        CATALOGUE["regional-rollout-2026"], pki)
+    final = {name: (mix.serving_for(name).era, mix.serving_for(name).path) for name in NAMES}
+    assert [phase.name for phase, _ in staged] == ["test-endpoint", "sip3", "sip2",
+                                                    "everywhere"]
+    moved = [sum(p[name] != old for name in NAMES) for p in paths]
+    assert moved == [1, 2, 3, 4]
+    assert paths[-1] == final
+    assert all(p[name] in (old, final[name]) for p in paths for name in NAMES)
