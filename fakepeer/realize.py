@@ -97,10 +97,10 @@ class RealizedScenario:
     others (:meth:`chain_for` picks); ``serving`` and ``serving_by_name`` say the same
     with the path, anchor and expectation of each (:meth:`serving_for`), so a verdict
     can judge each name by its own expectation. ``dialback_chain`` is the client
-    certificate the
-    peer presents when it dials the SBC back (the chain it serves, leaf changes and
-    defects included: the proxy dials back with its own certificate), ``None`` for a
-    profile that presents none; ``dialback_policy`` the TLS policy it dials with.
+    certificate the peer presents when it dials the SBC back (the chain it serves, leaf
+    changes and defects included: the proxy dials back with its own certificate),
+    ``None`` for a profile that presents none; ``dialback_policy`` the TLS policy it
+    dials with.
     """
 
     scenario: Scenario
@@ -158,10 +158,15 @@ def realize(scenario: Scenario, pki: Pki, *, phase: int | None = None,
     scenario with a timeline) and, with ``server_name``, as served to that SNI name."""
     served = scenario.at_phase(phase if phase is not None else 0) if scenario.phases \
         else scenario
+    expectation = expectation_of(served)
     if server_name is not None:
+        wanted = server_name.lower().rstrip(".")
+        override = next((o for o in served.names if o.name == wanted), None)
+        expectation = name_expectation(override, served) if override else \
+            expectation_of(served.for_name(server_name))
         served = served.for_name(server_name)
     profile = profile_named(served.profile)
-    default = _serving(None, served, expectation_of(served), pki)
+    default = _serving(None, served, expectation, pki)
     by_name = {override.name: _serving(override.name, override.apply(served),
                                        name_expectation(override, served), pki)
                for override in served.names}
@@ -194,6 +199,7 @@ def realize_timeline(scenario: Scenario, pki: Pki
 
 def _serving(name: str | None, served: Scenario, expectation: Expectation,
              pki: Pki) -> NameServing:
+    """The chain ``served`` serves, built, with where it leads and what is expected."""
     chain = build_situation(pki, Situation(served.era, served.path, served.defects,
                                            _leaf_profile(served)))
     route = chain_route(served.era, served.path, served.defects)

@@ -40,6 +40,9 @@ def test_the_readme_example_expects_sip2_refused_and_sip_accepted(pki):
     assert realized.expectation_for(None).code == "accept"
     assert realized.serving_for("SIP2.pstnhub.microsoft.com.").chain is \
         realized.chains_by_name[SIP2]
+    scenario = parse_scenario_text(README_EXAMPLE, Path("expired-on-sip2.toml"))
+    assert realize(scenario, pki, server_name=SIP2).expected == "reject:certificate_expired"
+    assert realize(scenario, pki, server_name=SIP3).expected == "accept"
 
 
 def test_a_name_s_own_expectation_wins(pki):
