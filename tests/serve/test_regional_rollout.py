@@ -4,9 +4,14 @@ some of the seven roots does on each name what realize expects of that set-up.""
 
 from __future__ import annotations
 
+import os
+import select
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from fakepeer import vocabulary
 from fakepeer.pki import export
@@ -61,6 +66,50 @@ def test_each_name_gets_its_own_path(regional, sbc_files, trust_stores, pki, nam
     top = serving.chain.sent[-1]
     assert top.issuer == anchor.subject
     assert export.pem([top]).decode().strip() in result.output
+
+
+def _top_certificate(output: str) -> x509.Certificate:
+    """The last certificate of an ``s_client -showcerts`` Certificate message."""
+    block = output.split("-----BEGIN CERTIFICATE-----")[-1].split("-----END CERTIFICATE-----")[0]
+    return x509.load_pem_x509_certificate(
+        f"-----BEGIN CERTIFICATE-----{block}-----END CERTIFICATE-----\n".encode())
+
+
+def test_the_four_names_get_four_paths_on_connections_open_at_once(regional, sbc_files,
+                                                                  trust_stores, pki):
+    """Four s_clients, one per name, each still connected when the last has verified:
+    the one server sends each its own path at the same time (no phase, no restart)."""
+    realized = realize(CATALOGUE["regional-rollout-2026"], pki)
+    clients = {name: subprocess.Popen(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{regional.port}", "-showcerts",
+         *_client(sbc_files, name, trust_stores["seven-roots"])],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for name in NAMES}
+    outputs = dict.fromkeys(NAMES, b"")
+    try:
+        for process in clients.values():
+            assert process.stdout is not None
+            os.set_blocking(process.stdout.fileno(), False)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(
+                b"Verify return code" in out for out in outputs.values()):
+            pipes = {clients[name].stdout: name for name in NAMES}
+            ready, _, _ = select.select(list(pipes), [], [], 0.1)
+            for pipe in ready:
+                outputs[pipes[pipe]] += pipe.read() or b""
+        still_connected = {name: clients[name].poll() is None for name in NAMES}
+    finally:
+        for process in clients.values():
+            process.kill()
+            process.wait(timeout=10)
+    text = {name: out.decode(errors="replace") for name, out in outputs.items()}
+    assert still_connected == dict.fromkeys(NAMES, True), text
+    assert all("Verify return code: 0 (ok)" in text[name] for name in NAMES), text
+    tops = {name: _top_certificate(text[name]) for name in NAMES}
+    assert {name: tops[name].issuer for name in NAMES} == {
+        name: pki.certificate(realized.serving_for(name).anchor).certificate.subject
+        for name in NAMES}
+    assert len({top.issuer for top in tops.values()}) == 4
 
 
 @pytest.mark.parametrize("setup", ["g2-only", "g2-and-rsa-2017", "browser-policy"])
