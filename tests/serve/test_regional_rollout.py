@@ -4,10 +4,12 @@ some of the seven roots does on each name what realize expects of that set-up.""
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from fakepeer.pki import export
 from fakepeer.realize import realize, realize_timeline
 from fakepeer.scenario.load import load_catalogue, shipped_scenarios_dir
 from tests.conftest import make_pki
+from tests.serve.chains import served_chain
 from tests.serve.harness import s_client, serving
 
 CATALOGUE = load_catalogue([shipped_scenarios_dir()])
@@ -142,3 +145,32 @@ def test_the_staged_variant_moves_name_by_name(pki):
     assert moved == [1, 2, 3, 4]
     assert paths[-1] == final
     assert all(p[name] in (old, final[name]) for p in paths for name in NAMES)
+
+
+def _post_phase(http_port: int, index: int) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{http_port}/control/phase", method="POST",
+        data=json.dumps({"index": index}).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return reply.status
+
+
+def test_the_staged_variant_served_moves_the_names_when_the_phase_moves(
+        session_store, sbc_files, trust_stores, pki):
+    """Served for real: in the first phase only sip.g1 is on its 2026 path (sip3 still
+    gets the 2023 chain); jumped to the last phase, every name gets the regional mix."""
+    staged = realize_timeline(CATALOGUE["regional-rollout-2026-staged"], pki)
+    with serving(session_store, "--scenario", "regional-rollout-2026-staged") as server:
+        for index in (0, len(staged) - 1):
+            if index:
+                assert _post_phase(server.http_port, index) == 200
+            expected = staged[index][1]
+            tops = {name: served_chain(server.port, *_client(
+                sbc_files, name, trust_stores["seven-roots"]))[-1] for name in NAMES}
+            assert tops == {name: expected.serving_for(name).chain.sent[-1]
+                            for name in NAMES}, index
+            issuers = {name: top.issuer for name, top in tops.items()}
+            if index == 0:
+                assert issuers[NAMES[2]] == issuers[NAMES[0]] != issuers[NAMES[3]]
+            else:
+                assert len(set(issuers.values())) == 4
