@@ -36,7 +36,8 @@ PROBE_NAME = "sip.lab.example"
 
 #: The type word of each loader type check.
 CONVERTER_WORDS = {load._string: "string", load._integer: "integer", load._number: "number",
-                   load._boolean: "boolean", load._string_array: "array of strings"}
+                   load._boolean: "boolean", load._string_array: "array of strings",
+                   load._expectation: "string or table"}
 
 
 def hint_word(hint: object) -> str:
