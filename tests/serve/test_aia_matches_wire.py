@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.serve.chains import served_chain
-from tests.serve.harness import serving
+from tests.serve.harness import serving_process
 
 CA_ISSUERS = x509.oid.AuthorityInformationAccessOID.CA_ISSUERS
 
@@ -27,7 +27,7 @@ def test_every_ca_issuers_url_serves_the_next_certificate_of_the_chain(session_s
     exactly (same DER) the next certificate the TLS handshake carried."""
     client = ["-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
               "-cert_chain", str(sbc_files.chain), "-servername", "sip.pstnhub.microsoft.com"]
-    with serving(session_store, "--scenario", "baseline-microsoft-2026") as server:
+    with serving_process(session_store, "--scenario", "baseline-microsoft-2026") as server:
         sent = served_chain(server.port, *client)
         assert len(sent) == 3, "leaf, issuing CA, cross-signed root"
         for below, above in itertools.pairwise(sent):

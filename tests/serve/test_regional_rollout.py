@@ -21,7 +21,7 @@ from fakepeer.realize import realize, realize_timeline
 from fakepeer.scenario.load import load_catalogue, shipped_scenarios_dir
 from tests.conftest import make_pki
 from tests.serve.chains import served_chain
-from tests.serve.harness import s_client, serving
+from tests.serve.harness import s_client_blocking, serving_process
 
 CATALOGUE = load_catalogue([shipped_scenarios_dir()])
 NAMES = ("sip.pstnhub.microsoft.com", "sip2.pstnhub.microsoft.com",
@@ -47,7 +47,7 @@ def trust_stores(session_store: Path, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def regional(session_store):
-    with serving(session_store, "--scenario", "regional-rollout-2026") as server:
+    with serving_process(session_store, "--scenario", "regional-rollout-2026") as server:
         yield server
 
 
@@ -62,7 +62,7 @@ def test_each_name_gets_its_own_path(regional, sbc_files, trust_stores, pki, nam
     """With the seven roots every name verifies; the chain each name is sent is the one
     realize says, up to the issuer of its top certificate (the anchor)."""
     serving = realize(CATALOGUE["regional-rollout-2026"], pki).serving_for(name)
-    result = s_client(regional.port, "-showcerts",
+    result = s_client_blocking(regional.port, "-showcerts",
                       *_client(sbc_files, name, trust_stores["seven-roots"]))
     assert result.verify_code == 0, result.output
     anchor = pki.certificate(serving.anchor).certificate
@@ -123,7 +123,7 @@ def test_two_of_the_seven_work_on_one_name_and_fail_on_another(regional, sbc_fil
     realized = realize(CATALOGUE["regional-rollout-2026"], pki)
     observed, predicted = {}, {}
     for name in NAMES:
-        result = s_client(regional.port, *_client(sbc_files, name, trust_stores[setup]))
+        result = s_client_blocking(regional.port, *_client(sbc_files, name, trust_stores[setup]))
         observed[name] = result.verify_code
         predicted[name] = CODE_OF[realized.expectation_for(name, setup).code]
     assert observed == predicted
@@ -160,7 +160,7 @@ def test_the_staged_variant_served_moves_the_names_when_the_phase_moves(
     """Served for real: in the first phase only sip.g1 is on its 2026 path (sip3 still
     gets the 2023 chain); jumped to the last phase, every name gets the regional mix."""
     staged = realize_timeline(CATALOGUE["regional-rollout-2026-staged"], pki)
-    with serving(session_store, "--scenario", "regional-rollout-2026-staged") as server:
+    with serving_process(session_store, "--scenario", "regional-rollout-2026-staged") as server:
         for index in (0, len(staged) - 1):
             if index:
                 assert _post_phase(server.http_port, index) == 200

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from fakepeer.pki import export
 from tests.serve.chains import served_chain
-from tests.serve.harness import serving
+from tests.serve.harness import serving_process
 
 OCSP = x509.oid.AuthorityInformationAccessOID.OCSP
 
@@ -38,7 +38,7 @@ def test_the_served_cross_sign_is_revoked_in_the_served_crl_and_ocsp(session_sto
     CA below it, under the unrevoked Microsoft TLS RSA Root G2 key, is good."""
     client = ["-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
               "-cert_chain", str(sbc_files.chain), "-servername", "sip.pstnhub.microsoft.com"]
-    with serving(session_store, "--scenario", "revoked-g5-cross-sign-rsa") as server:
+    with serving_process(session_store, "--scenario", "revoked-g5-cross-sign-rsa") as server:
         leaf, issuing, cross = served_chain(server.port, *client)
         with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/ca/"
                                     "digicert-tls-rsa4096-root-g5.pem", timeout=10) as reply:
