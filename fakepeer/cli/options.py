@@ -66,9 +66,10 @@ def http_base_option(args: argparse.Namespace, variables: dict[str, str]) -> str
 
 
 def open_pki(args: argparse.Namespace, variables: dict[str, str], cwd: Path, *,
-             http_base: str | None = None) -> Pki:
+             http_base: str | None = None, read_only: bool = False) -> Pki:
     """The store the options name. ``http_base`` is where the certificates' URLs point
-    when neither ``--http-url`` nor ``$FAKEPEER_HTTP_URL`` says (serve: its HTTP side)."""
+    when neither ``--http-url`` nor ``$FAKEPEER_HTTP_URL`` says (serve: its HTTP side).
+    ``read_only``: a look that writes nothing (what is missing is made in memory)."""
     root = args.certs or Path(variables.get("FAKEPEER_CERTS") or cwd / "certs")
     try:
         options = IssueOptions(
@@ -78,7 +79,7 @@ def open_pki(args: argparse.Namespace, variables: dict[str, str], cwd: Path, *,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return Pki(CertStore(root, options.variant), options)
+    return Pki(CertStore(root, options.variant, read_only=read_only), options)
 
 
 def listen_addresses(texts: list[str], option: str = "--listen") -> list[tuple[str, int]]:

@@ -198,3 +198,22 @@ def test_python_m_fakepeer_scenarios_list():
     assert done.returncode == 0, done.stderr
     for name in SHIPPED:
         assert f"\n{name} " in done.stdout
+
+
+class TestShowWritesNothing:
+    def test_show_in_an_empty_folder_writes_nothing_and_says_so(self, tmp_path):
+        """Before: `scenarios show` made ./certs (keys included) wherever it ran."""
+        result = run(tmp_path, "scenarios", "show", "expired-leaf", "--certs",
+                     str(tmp_path / "certs"))
+        assert result.status == ExitStatus.SUCCESS, result.err
+        assert not (tmp_path / "certs").exists()
+        assert "made for this look only (nothing is written)" in result.err
+        assert "trust anchor:" in result.out
+
+    def test_show_of_a_stocked_store_changes_no_file(self, tmp_path, session_store):
+        before = {p: p.stat().st_mtime_ns for p in session_store.rglob("*")}
+        result = run(tmp_path, "scenarios", "show", "regional-rollout-2026", "--certs",
+                     str(session_store))
+        assert result.status == ExitStatus.SUCCESS, result.err
+        assert "made for this look only" not in result.err
+        assert {p: p.stat().st_mtime_ns for p in session_store.rglob("*")} == before

@@ -331,7 +331,11 @@ def _show(args: argparse.Namespace, env: Environment) -> ExitStatus:
     from fakepeer.realize import realize_timeline
     from fakepeer.tls.inspect import summarize_certificate
 
-    pki = open_pki(args, env.variables, env.cwd)
+    pki = open_pki(args, env.variables, env.cwd, read_only=True)  # a look writes nothing
+    if not pki.store.certs_dir.is_dir():
+        env.warn(f"note: no certificate store at {pki.store.root} yet: the certificates "
+                 "below are made for this look only (nothing is written); `fakepeer "
+                 "certs generate` or the first `serve` makes the ones it serves")
     users: dict[str, list[str]] = {}
     chains: dict[str, ServedChain] = {}
     for phase, realized in realize_timeline(scenario, pki):
