@@ -82,6 +82,14 @@ def open_pki(args: argparse.Namespace, variables: dict[str, str], cwd: Path, *,
     return Pki(CertStore(root, options.variant, read_only=read_only), options)
 
 
+def say_generation(pki: Pki, env: Environment) -> Pki:
+    """``pki`` telling the engineer on stderr when it makes keys (the slow step of a
+    first start), instead of seconds of silence."""
+    pki.progress = lambda line: env.warn(f"fakepeer: {pki.store.root}: {line} (made "
+                                         "once: later starts reuse them)")
+    return pki
+
+
 def listen_addresses(texts: list[str], option: str = "--listen") -> list[tuple[str, int]]:
     """Each ``HOST:PORT`` to listen on; a bad one is a ConfigError naming the option."""
     try:

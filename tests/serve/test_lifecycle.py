@@ -75,3 +75,12 @@ def test_bad_options_name_the_problem(session_store, options, message):
     assert status == 1, stderr
     assert message in stderr
     assert "Traceback" not in stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_first_start_says_it_is_making_keys(tmp_path):
+    """Before: the first start generated for seconds without a word."""
+    async with serving(tmp_path / "fresh-store", "--no-http") as server:
+        said = [line for line in server.stderr if "generating" in line]
+    assert said and said[0].startswith(f"fakepeer: {tmp_path / 'fresh-store'}: generating ")
+    assert "made once: later starts reuse them" in said[0]

@@ -28,7 +28,12 @@ from fakepeer import vocabulary
 from fakepeer.addresses import SIP_TLS_PORT, is_ip_address
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.keylog import add_keylog_option, open_keylog, with_keylog
-from fakepeer.cli.options import add_store_options, open_pki, scenario_from_options
+from fakepeer.cli.options import (
+    add_store_options,
+    open_pki,
+    say_generation,
+    scenario_from_options,
+)
 from fakepeer.cli.outbound import add_outbound_options, outbound_settings, sbc_address
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
@@ -98,7 +103,7 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) ->
     if not profile.presents_client_certificate and (scenario.defects or scenario.path):
         raise ConfigError(f"--defect/--path shape the client certificate, and "
                           f"{profile.name.title()} presents none (it never does mutual TLS)")
-    realized = realize(scenario, open_pki(args, env.variables, env.cwd))
+    realized = realize(scenario, say_generation(open_pki(args, env.variables, env.cwd), env))
     keylog = open_keylog(args, env)
     outbound = outbound_settings(args, keylog)
     caller = outbound.caller(realized)

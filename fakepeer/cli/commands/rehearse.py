@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
 from fakepeer.cli.environment import Environment
 from fakepeer.cli.keylog import add_keylog_option, open_keylog, with_keylog
 from fakepeer.cli.options import (
@@ -26,6 +28,7 @@ from fakepeer.cli.options import (
     listen_addresses,
     open_catalogue,
     open_pki,
+    say_generation,
 )
 from fakepeer.cli.status import ExitStatus
 from fakepeer.errors import ConfigError
@@ -83,20 +86,52 @@ def _plan(args: argparse.Namespace, env: Environment) -> tuple[Plan, Catalogue]:
     return plan, catalogue
 
 
+#: Seconds of silence in a step after which the terminal says the rehearsal is waiting.
+QUIET_AFTER = 30.0
+
+
 class _Progress:
     """The terminal during the run: a banner when a step starts, then its events, each
-    with control characters neutralised (they quote what the SBC sent)."""
+    with control characters neutralised (they quote what the SBC sent), and a line every
+    :data:`QUIET_AFTER` seconds of silence saying what the step waits for."""
 
-    def __init__(self, env: Environment, plan: Plan, log: IO[str] | None) -> None:
+    def __init__(self, env: Environment, plan: Plan, log: IO[str] | None,
+                 clock: IReactorTime | None = None, quiet_after: float = QUIET_AFTER) -> None:
         self.env = env
         self.plan = plan
         self.log = log
         self.step = 0
+        self.clock = clock
+        self.quiet_after = quiet_after
+        self._quiet: IDelayedCall | None = None
+        self._silent_for = 0.0
+
+    def _still_waiting(self) -> None:
+        self._silent_for += self.quiet_after
+        planned = self.plan.steps[self.step - 1]
+        self.env.say(f"[{self.step}] waiting: nothing from the SBC for "
+                     f"{self._silent_for:g} s; this step runs {planned.rule()} "
+                     "(Ctrl-C ends the rehearsal with a report)")
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.clock is not None:
+            self._quiet = self.clock.callLater(self.quiet_after, self._still_waiting)
+
+    def stop(self) -> None:
+        """No more waiting lines (the rehearsal ended)."""
+        if self._quiet is not None and self._quiet.active():
+            self._quiet.cancel()
+        self._quiet = None
 
     def __call__(self, step: int, event: Event) -> None:
         from fakepeer.rehearse.render import printable
         from fakepeer.rehearse.report import event_line
 
+        self.stop()
+        self._silent_for = 0.0
+        if event.kind != "stopped":
+            self._arm()
         if step != self.step:
             self.step = step
             planned = self.plan.steps[step - 1]
@@ -122,7 +157,7 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor
     for output in outputs:  # fail now, not after an hour of rehearsal
         if not output.parent.is_dir():
             raise ConfigError(f"{output}: folder {output.parent} does not exist")
-    pki = open_pki(args, env.variables, env.cwd)
+    pki = say_generation(open_pki(args, env.variables, env.cwd), env)
     keylog = None if args.check else open_keylog(args, env)  # --check makes no connection
     prepared = prepare_steps(plan, catalogue, pki, idle_timeout=args.idle_timeout,
                              keylog=keylog)
@@ -143,12 +178,14 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor
         events_path = _resolve(args.events, env)
         events_path.parent.mkdir(parents=True, exist_ok=True)
         log = events_path.open("a", encoding="utf-8")
-    rehearsal = Rehearsal(reactor, prepared, addresses, _Progress(env, plan, log))
+    progress = _Progress(env, plan, log, reactor)
+    rehearsal = Rehearsal(reactor, prepared, addresses, progress)
 
     async def work() -> int:
         try:
             run = await rehearsal.run()
         finally:
+            progress.stop()
             if log is not None:
                 log.close()
         return _finish(args, env, plan, run)

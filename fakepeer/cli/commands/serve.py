@@ -20,6 +20,7 @@ from fakepeer.cli.options import (
     listen_addresses,
     open_catalogue,
     open_pki,
+    say_generation,
     scenario_from_options,
     sip_overrides,
     tls_overrides,
@@ -182,8 +183,9 @@ def _launch(args: argparse.Namespace, env: Environment, reactor: IRunReactor) ->
     scenario = chosen_scenario(args, env)
     keylog = open_keylog(args, env)
     config = ServeConfig(
-        scenario=scenario, pki=open_pki(args, env.variables, env.cwd,
-                                        http_base=_certificate_urls(args, env, http_address)),
+        scenario=scenario, pki=say_generation(open_pki(
+            args, env.variables, env.cwd,
+            http_base=_certificate_urls(args, env, http_address)), env),
         listen=addresses,
         output=env.stdout, errors=env.stderr, http=http_address,
         http_token=args.http_token or env.variables.get("FAKEPEER_HTTP_TOKEN"),
