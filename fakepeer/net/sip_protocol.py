@@ -76,6 +76,14 @@ class ServeSettings:
     label: str = ""
 
 
+#: Records the verdict of a connection never reads (report/verdict.py, report/judge.py).
+_NOT_JUDGED = frozenset({"sip-request", "sip-keepalive", "limit"})
+
+
+def _same_answer(a: Event, b: Event) -> bool:
+    return all(a.data.get(key) == b.data.get(key) for key in ("method", "status", "finding"))
+
+
 @implementer(IHandshakeListener)
 class SipTlsProtocol(Protocol):
     """One SBC connection: SIP over the TLS transport that wraps it."""
@@ -111,8 +119,23 @@ class SipTlsProtocol(Protocol):
             self.keepalives.flush()  # the pings before this record come first
         event = Event(kind, self.connection_id, self.peer, summary, data,
                       self.factory.clock())
-        self.events.append(event)
+        self._remember(event)
         self.factory.sink(event)
+
+    def _remember(self, event: Event) -> None:
+        """Keep what the connection's verdict reads, not its history: requests and
+        keep-alives are not read, and an answer like the last one kept replaces it (a
+        persistent SBC's thousandth 200 OK adds nothing). So memory stays flat on a
+        connection that pings for days (issue 11 item 1)."""
+        if event.kind in _NOT_JUDGED:
+            return
+        if event.kind in ("sip-response", "sip-error") and self.events:
+            last = self.events[-1]
+            if last.kind == event.kind and (event.kind == "sip-error"
+                                            or _same_answer(last, event)):
+                self.events[-1] = event
+                return
+        self.events.append(event)
 
     def _report_keepalives(self, count: int) -> None:
         self.emit("sip-keepalive", keepalive_summary(count), count=count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -161,6 +162,36 @@ def test_lost_connection_gets_a_verdict():
     protocol.connectionLost(None)
     assert events[-1].kind == "verdict"
     assert "OPTIONS Active" in events[-1].summary
+
+
+def test_a_persistent_connection_keeps_no_history():
+    """Issue 11 item 1: every record used to be kept in the connection for its lifetime
+    (about 1,100 bytes per OPTIONS, never returned). 10,000 pings later the connection
+    holds what its verdict reads, and the verdict is the same."""
+    protocol, transport, events, _ = _connect()
+    protocol.dataReceived(OPTIONS.replace(b"CSeq: 1 ", b"CSeq: 0 "))
+    kept = len(protocol.events)
+    for cseq in range(1, 10_001):
+        protocol.dataReceived(OPTIONS.replace(b"CSeq: 1 ", f"CSeq: {cseq} ".encode()))
+    assert transport.value().count(b"SIP/2.0 200 OK") == 10_001
+    assert len(protocol.events) == kept
+    assert sum(e.kind == "sip-response" for e in events) == 10_001  # every one reported
+    protocol.connectionLost(None)
+    assert "OPTIONS Active" in events[-1].summary
+
+
+def test_a_change_of_answer_is_kept_for_the_verdict():
+    """Folding keeps every distinct answer in order: 200s, then a 503, is Error."""
+    protocol, _, events, _ = _connect()
+    protocol.dataReceived(OPTIONS)
+    protocol.dataReceived(OPTIONS.replace(b"CSeq: 1 ", b"CSeq: 2 "))
+    protocol.settings = dataclasses.replace(protocol.settings, responder_policy=sip.ResponderPolicy(
+        options_status=503))
+    protocol.dataReceived(OPTIONS.replace(b"CSeq: 1 ", b"CSeq: 3 "))
+    statuses = [e.data["status"] for e in protocol.events if e.kind == "sip-response"]
+    assert statuses == [200, 503]
+    protocol.connectionLost(None)
+    assert "OPTIONS Error" in events[-1].summary
 
 
 # -- issue 12: hostile input at the edge ---------------------------------------------------
