@@ -51,6 +51,11 @@ def briefing(realized: RealizedScenario, listen: list[str]) -> list[str]:
             lines.append("  " + extra.strip().replace("\n", "\n  "))
     for name, variant in realized.chains_by_name.items():
         lines.append(f"  SNI {name} gets a different chain: {variant.label}")
+    if realized.chains_by_name:
+        lines.append(f"  Note: an SBC that sends no SNI (Kamailio's dispatcher never does) "
+                     f"always gets the default chain {chain.label}; to rehearse a name's "
+                     "chain with it, point that name at another fakepeer serving the "
+                     "name's path (--path), or use an SBC that sends SNI")
     return lines
 
 

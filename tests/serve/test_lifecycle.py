@@ -84,3 +84,16 @@ async def test_a_first_start_says_it_is_making_keys(tmp_path):
         said = [line for line in server.stderr if "generating" in line]
     assert said and said[0].startswith(f"fakepeer: {tmp_path / 'fresh-store'}: generating ")
     assert "made once: later starts reuse them" in said[0]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_per_name_scenario_warns_that_an_sbc_without_sni_gets_the_default(
+        session_store):
+    """Before: nothing said that a per-name scenario tests nothing for an SBC that sends
+    no SNI (Kamailio 5.6 never does on dispatcher pings)."""
+    async with serving(session_store, "--scenario", "regional-rollout-2026", "--json",
+                       "--no-http") as server:
+        briefing = "\n".join(server.stderr)
+    assert "SNI sip2.pstnhub.microsoft.com gets a different chain" in briefing
+    assert "an SBC that sends no SNI (Kamailio's dispatcher never does) always gets the " \
+           "default chain" in briefing
