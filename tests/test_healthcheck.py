@@ -83,10 +83,11 @@ async def test_healthy_against_a_real_serve(session_store: Path, tmp_path: Path)
         verdict = await server.next_event("verdict", 0)
     # The proxy saw a proper lab SBC: mutual TLS with the healthcheck's certificate,
     # OPTIONS with that FQDN in Contact, and a clean close.
-    assert f"CN={HEALTHCHECK_FQDN}" in tls["summary"]
-    assert verdict["data"]["tls"] == "Active" and verdict["data"]["options"] == "Active"
+    assert f"CN={HEALTHCHECK_FQDN}" in tls["certificate"]["subject"]
+    assert verdict["tls"] == "Active" and verdict["options"] == "Active"
+    assert verdict["identity"]["healthcheck"], verdict  # labelled, out of the counts
     closed = [e for e in server.events if e["kind"] == "closed"]
-    assert closed and "(clean)" in closed[0]["summary"]
+    assert closed and closed[0].get("clean", True), closed
 
 
 @pytest_twisted.ensureDeferred

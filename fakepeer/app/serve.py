@@ -4,8 +4,12 @@
 :class:`ServeApplication` is a ``MultiService`` that owns the SIP listeners (one TLS
 factory on every address, as endpoint strings), the HTTP side (roots, AIA, CRL, OCSP,
 status page and control API) and the dial-back of each served phase; it switches,
-reloads and jumps the scenario it serves, and hands every event to its consumers (the
-console or JSON lines on the output, the status board, the ``--events`` file). It is
+reloads and jumps the scenario it serves, and hands every record to its consumers (the
+console or JSON lines on the output, the status board, the ``--events`` file) and to the
+:class:`~fakepeer.report.sessions.SessionJudge`, whose verdicts per SBC session go to the
+same consumers as soon as they are known (its windows end on a one-second tick). The
+network edge still reports untyped events; :class:`~fakepeer.report.upgrade.
+LegacyUpgrade`, in front of the consumers, turns them into typed records. It is
 built from a :class:`ServeConfig` before anything runs (so a bad scenario or store fails
 at once, with one line), takes the reactor as a parameter and never runs it:
 :func:`fakepeer.app.runner.run` does (``serve_job`` makes the job it runs), and a test
@@ -27,6 +31,7 @@ from twisted.application.service import MultiService
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from fakepeer.app.outbound import DialbackSettings
@@ -39,10 +44,21 @@ from fakepeer.net.reactors import IRunReactor
 from fakepeer.net.service import EndpointService, SipListeners
 from fakepeer.net.sip_protocol import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from fakepeer.pki.hierarchy import Pki
-from fakepeer.realize import RealizedScenario, realize_timeline
+from fakepeer.realize import NameServing, RealizedScenario, realize_timeline
 from fakepeer.report.board import StatusBoard
-from fakepeer.report.events import Event, Fanout, utc_now
+from fakepeer.report.events import (
+    Fanout,
+    Listening,
+    ReloadRefused,
+    Served,
+    Serving,
+    ServingCause,
+    SessionVerdict,
+    utc_now,
+)
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
+from fakepeer.report.sessions import DEFAULT_JUDGEMENT_WINDOW, SessionJudge
+from fakepeer.report.upgrade import LegacyUpgrade
 from fakepeer.scenario.load import Catalogue
 from fakepeer.scenario.model import Phase, Scenario
 from fakepeer.tls.keylog import KeyLog
@@ -75,6 +91,14 @@ class ServeConfig:
     #: Where every served connection's TLS secrets go (``--keylog``); the dial-back's
     #: come from ``dialback.outbound.keylog``.
     keylog: KeyLog | None = None
+    #: How long after its handshake a connection without SIP is judged (seconds).
+    judgement_window: float = DEFAULT_JUDGEMENT_WINDOW
+
+
+#: How often the session judge is told the time, so judgement windows end on time.
+JUDGE_TICK = 1.0
+#: fakepeer's own problems the status page keeps (the latest; all went to stderr).
+PROBLEMS_KEPT = 20
 
 
 class ServeApplication(MultiService):
@@ -87,14 +111,19 @@ class ServeApplication(MultiService):
         self.config = config
         self.clock = clock
         self.scenario = config.scenario
-        self.board = StatusBoard()
+        self.judge = SessionJudge(self._verdict, window=config.judgement_window)
+        self.board = StatusBoard(judge=self.judge)
         self.board.scenario = self.scenario.name
         sinks: list[Any] = [JsonLinesSink(config.output) if config.json
                             else ConsoleSink(config.output), self.board]
         self.log = JsonLinesSink.open(config.events) if config.events else None
         if self.log is not None:
             sinks.append(self.log)
-        self.sink = Fanout(*sinks, on_failure=self._sink_failed)
+        # The judge last: a verdict a record decides is written after that record.
+        self.records = Fanout(*sinks, self.judge, on_failure=self._sink_failed)
+        self.sink = LegacyUpgrade(self.records, on_notice=self._problem)
+        self.ticking = LoopingCall(self._tick)
+        self.ticking.clock = reactor
         self.timeline, self.phases = self._realize(self.scenario)
         self.listeners = SipListeners(reactor, self.phases, self.sink, list(config.listen),
                                       clock)
@@ -110,15 +139,27 @@ class ServeApplication(MultiService):
             self.addService(self.http)  # type: ignore[no-untyped-call]  # not annotated
 
     # -- the phases served -------------------------------------------------------------
-    def _realize(self, scenario: Scenario) -> tuple[Timeline, list[PhaseRuntime]]:
+    def _realize(self, scenario: Scenario, *, announce: bool = True
+                 ) -> tuple[Timeline, list[PhaseRuntime]]:
         timeline = realize_timeline(scenario, self.config.pki)
         hooks = self.config.dialback.dialbacks(self.reactor,
                                                [realized for _, realized in timeline])
         phases = phase_runtimes(scenario.name, timeline,
                                 idle_timeout=self.config.idle_timeout,
                                 max_connections=self.config.max_connections,
-                                on_options_accepted=hooks, keylog=self.config.keylog)
+                                on_options_accepted=hooks, keylog=self.config.keylog,
+                                connection_verdicts=False)
+        for (phase, realized), runtime in zip(timeline, phases, strict=True):
+            self.sink.know(*_served(scenario, phase, realized, runtime, len(phases),
+                                    self.clock()))
+        if announce and len(phases) == 1:  # a timeline announces its phases itself
+            self._serving(phases[0].settings.label, "start")
         return timeline, phases
+
+    def _serving(self, label: str, cause: ServingCause) -> None:
+        serving = self.sink.serving(label, self.clock(), cause)
+        if serving is not None:
+            self.sink(serving)
 
     def _attach(self, phases: Sequence[PhaseRuntime]) -> None:
         """Let each phase's dial-back report through the listener (its events join the
@@ -133,14 +174,13 @@ class ServeApplication(MultiService):
         first phase; connections already open keep what they had."""
         catalogue = self.config.catalogue()
         chosen = catalogue.get_scenario(name)  # unknown, or a broken file's own error
-        timeline, phases = self._realize(chosen)
+        timeline, phases = self._realize(chosen, announce=False)
         self._attach(phases)
         self.listeners.timeline.load(phases)
         self.timeline, self.phases, self.scenario = timeline, phases, chosen
         self.board.scenario = chosen.name
         verb = "reloaded" if reload else "now serving"
-        self.sink(Event("phase", 0, "-", f"{verb} scenario {chosen.name}",
-                        {"name": chosen.name, "label": chosen.name}))
+        self._serving(phases[0].settings.label, "reload" if reload else "switch")
         return f"{verb} scenario {chosen.name}"
 
     def jump(self, index: int) -> str:
@@ -155,19 +195,28 @@ class ServeApplication(MultiService):
         """SIGHUP: re-read the served scenario's file; a bad file keeps the running one."""
         name = self.scenario.name
         if self.scenario.source is None:
-            self.sink(Event("phase", 0, "-", "SIGHUP: the scenario comes from command-line "
-                            "options; nothing to reload", {"name": name}))
+            self.sink(ReloadRefused(time=self.clock(), scenario=name, problem=(
+                "SIGHUP: the scenario comes from command-line options; nothing to reload")))
             return
         try:
             self.switch(name, reload=True)
         except FakepeerError as exc:
-            self.sink(Event("phase", 0, "-", f"SIGHUP reload failed, still serving {name}: "
-                            f"{exc}", {"name": name, "error": str(exc)}))
+            self.sink(ReloadRefused(time=self.clock(), scenario=name,
+                                    problem=f"SIGHUP reload failed, still serving {name}: {exc}"))
 
     # -- running -----------------------------------------------------------------------
     def startService(self) -> None:
         raise_fd_limit()
         super().startService()  # type: ignore[no-untyped-call]  # MultiService is not annotated
+        self.ticking.start(JUDGE_TICK, now=False)
+
+    # -- judging -----------------------------------------------------------------------
+    def _tick(self) -> None:
+        self.judge.tick(self.clock())
+
+    def _verdict(self, verdict: SessionVerdict) -> None:
+        """A session's verdict, to the same consumers as the records it judges."""
+        self.records(verdict)
 
     def ready(self) -> Deferred[object]:
         """Fires once every SIP address and the HTTP side listen; fails with a
@@ -188,19 +237,23 @@ class ServeApplication(MultiService):
     def _http_listening(self, port: IListeningPort) -> None:
         bound = port.getHost()
         assert isinstance(bound, IPv4Address | IPv6Address)  # a TCP port's address
-        self.sink(Event("listening", 0, f"{bound.host}:{bound.port}",
-                        f"HTTP side service on http://{bound.host}:{bound.port}/ (roots, AIA, "
-                        "CRL, OCSP, status)", {"host": bound.host, "port": bound.port,
-                                               "service": "http"}))
+        self.sink(Listening(time=self.clock(), address=f"{bound.host}:{bound.port}",
+                            service="http"))
 
     def stopService(self) -> Deferred[Any]:
         stopping: Deferred[Any] = super().stopService()  # type: ignore[no-untyped-call]
-        return stopping.addBoth(self._close_log)
+        return stopping.addBoth(self._stop_judging).addBoth(self._close_log)
+
+    def _stop_judging(self, result: object) -> object:
+        """After the last connection's records: no more ticks."""
+        if self.ticking.running:
+            self.ticking.stop()
+        return result
 
     def _close_log(self, result: object) -> object:
         if self.log is not None:
             self.log.close()
-        for line in self.sink.loss_lines():
+        for line in self.records.loss_lines():
             self._problem(line)
         return result
 
@@ -213,8 +266,34 @@ class ServeApplication(MultiService):
 
     def _problem(self, line: str) -> None:
         self.board.problems.append(line)
+        del self.board.problems[:-PROBLEMS_KEPT]  # refusals repeat for as long as a flood
         with contextlib.suppress(OSError):  # stderr gone: the status page still shows it
             print(f"fakepeer: {line}", file=self.config.errors, flush=True)
+
+
+def _served(scenario: Scenario, phase: Phase, realized: RealizedScenario,
+            runtime: PhaseRuntime, count: int, now: datetime
+            ) -> tuple[dict[str | None, Served], Serving]:
+    """What one phase serves, as the records say it: per SNI name (``None``: the
+    default) the chain, its path and anchor and what a correct SBC does against it; and
+    the phase with its full expectation (the judge takes the scenario's hints from it)."""
+    settings = runtime.settings
+    dialback = settings.on_options_accepted is not None
+
+    def one(serving: NameServing) -> Served:
+        return Served(label=settings.label, name=serving.name, chain=serving.chain.label,
+                      era=serving.era, path=serving.path, anchor=serving.anchor,
+                      expectation=serving.expectation.code, by=serving.expectation.by,
+                      dialback=dialback)
+
+    served: dict[str | None, Served] = {None: one(realized.serving)}
+    served.update((name, one(serving)) for name, serving in realized.serving_by_name.items())
+    index = next((i for i, (p, _) in enumerate(scenario.timeline()) if p is phase), 0)
+    serving = Serving(time=now, label=settings.label, scenario=scenario.name,
+                      phase=phase.name if count > 1 else "", phase_index=index,
+                      phase_count=count, description=runtime.description,
+                      expectation=realized.expectation, dialback=dialback)
+    return served, serving
 
 
 def serve_job(application: ServeApplication,

@@ -308,21 +308,46 @@ class StatusPage(Leaf):
         snap = self.board.snapshot()
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(snap["outcomes"].items())) or "none"
         rows = "".join(
-            f"<tr class='{html.escape(str(v.get('data', {}).get('outcome', '')))}'>"
-            f"<td>{html.escape(v['time'][11:23])}</td><td>#{v['connection']}</td>"
-            f"<td>{html.escape(v['peer'])}</td><td>{html.escape(v['summary'])}</td></tr>"
+            f"<tr class='{html.escape(str(v.get('outcome', '')))}'>"
+            f"<td>{html.escape(v['time'][11:23])}</td><td>#{v.get('connection', '')}</td>"
+            f"<td>{html.escape(_who(v))}</td><td>{html.escape(_verdict_text(v))}</td></tr>"
             for v in reversed(snap["verdicts"]))
+        sessions = "".join(
+            f"<tr class='{html.escape(str(s.get('outcome') or 'pending'))}'>"
+            f"<td>{html.escape(s['identity']['name'])}</td>"
+            f"<td>{len(s.get('open', []))} open / {s.get('connections', 0)}</td>"
+            f"<td>{html.escape(s.get('line') or 'not decided yet')}</td>"
+            f"<td>{html.escape(s.get('dialback', ''))}</td></tr>"
+            for s in snap.get("sessions", []))
         problems = "".join(f"<p class='problem'><b>{html.escape(problem)}</b></p>"
                            for problem in snap["problems"])
         body = (f"<h1>fakepeer</h1>{problems}<p id='scenario'>Scenario: <b>"
                 f"{html.escape(snap['scenario'])}</b> {html.escape(snap['phase'])}</p>"
                 f"<p id='counts'>Connections: {snap['connections']['total']} "
                 f"({snap['connections']['open']} open). Outcomes: {html.escape(counts)}</p>"
+                "<table id='sessions'><tr><th>SBC</th><th>connections</th>"
+                f"<th>verdict</th><th>dial-back</th></tr>{sessions}</table>"
                 "<table id='verdicts'><tr><th>time</th><th>conn</th><th>peer</th>"
                 f"<th>verdict</th></tr>{rows}</table>"
                 "<p><a href='/status'>JSON</a> &middot; <a href='/ca/'>roots</a></p>")
         page = _page("fakepeer status", body, refresh=5)
         return Reply(200, page, "text/html; charset=utf-8").render(request)
+
+
+def _who(verdict: dict[str, Any]) -> str:
+    """Whom a verdict on the page is about: its SBC session, else the peer it names."""
+    identity = verdict.get("identity")
+    return str(identity["name"]) if isinstance(identity, dict) else str(verdict.get("peer", ""))
+
+
+def _verdict_text(verdict: dict[str, Any]) -> str:
+    """A verdict's words on the page: outcome and cause, and what to do next."""
+    if "summary" in verdict:  # an untyped verdict
+        return str(verdict["summary"])
+    text = f"{verdict.get('outcome', '')}: {verdict.get('cause', '')}"
+    hint = verdict.get("hint")
+    return text + (f"; {'note' if verdict.get('outcome') == 'PASS' else 'next'}: {hint}"
+                   if hint else "")
 
 
 @dataclass

@@ -35,11 +35,11 @@ class HttpLog:
     def answered(self, status: int, peer: str, what: str) -> None:
         """A request answered ``status`` (4xx: refused, 5xx: failed) for ``what``."""
         kind = "http-error" if status >= 500 else "http-refused"
-        self._emit(kind, peer, f"HTTP {status}: {what}", {"status": status})
+        self._emit(kind, peer, f"HTTP {status}: {what}", {"status": status, "what": what})
 
     def problem(self, what: str) -> None:
         """Something the HTTP side could not do, not tied to one request."""
-        self._emit("http-error", "-", f"HTTP side: {what}", {})
+        self._emit("http-error", "-", f"HTTP side: {what}", {"what": what})
 
     def _emit(self, kind: str, peer: str, summary: str, data: dict[str, Any]) -> None:
         if self.sink is not None:

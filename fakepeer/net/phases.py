@@ -52,12 +52,15 @@ def phase_runtimes(name: str, timeline: Sequence[tuple[Phase, RealizedScenario]]
                    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
                    max_connections: int = DEFAULT_MAX_CONNECTIONS,
                    on_options_accepted: Sequence[OptionsHook | None] = (),
-                   keylog: KeyLog | None = None) -> list[PhaseRuntime]:
+                   keylog: KeyLog | None = None,
+                   connection_verdicts: bool = True) -> list[PhaseRuntime]:
     """What the listener runs for each realised phase of scenario ``name`` (as
     :func:`fakepeer.realize.realize_timeline` gives them): its TLS creator and SIP
     settings. ``on_options_accepted`` gives each phase its hook after a 200 OK to an
     OPTIONS (the dial-back), in phase order; without it no phase has one. ``keylog``
-    gets the TLS secrets of every connection served (``--keylog``)."""
+    gets the TLS secrets of every connection served (``--keylog``).
+    ``connection_verdicts`` False: connections do not judge themselves (``serve`` judges
+    per SBC session)."""
     hooks = list(on_options_accepted) or [None] * len(timeline)
     if len(hooks) != len(timeline):
         raise ValueError(f"{len(hooks)} hooks for {len(timeline)} phases")
@@ -78,7 +81,8 @@ def phase_runtimes(name: str, timeline: Sequence[tuple[Phase, RealizedScenario]]
             idle_timeout=idle_timeout, max_connections=max_connections,
             options_delay=served.sip.options_delay,
             options_action=served.sip.options_action,
-            expectation=realized.expectation, label=label, on_options_accepted=hook)
+            expectation=realized.expectation, label=label, on_options_accepted=hook,
+            connection_verdicts=connection_verdicts)
         runtimes.append(PhaseRuntime(phase.name, creator, settings, phase.duration,
                                      phase.until_connections,
                                      phase.description or realized.chain.label))

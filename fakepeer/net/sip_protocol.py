@@ -74,6 +74,10 @@ class ServeSettings:
     expectation: ExpectationLike | None = None
     #: The scenario (and phase) these settings come from, for the record.
     label: str = ""
+    #: Whether each connection judges itself when it closes (the connection-scoped
+    #: ``verdict`` event). ``serve`` judges per SBC session instead
+    #: (:class:`~fakepeer.report.sessions.SessionJudge`) and turns this off.
+    connection_verdicts: bool = True
 
 
 #: Records the verdict of a connection never reads (report/verdict.py, report/judge.py).
@@ -142,7 +146,9 @@ class SipTlsProtocol(Protocol):
 
     # -- connection ----------------------------------------------------------------------
     def connectionMade(self) -> None:
-        self.emit("tcp-accepted", "TCP connection accepted")
+        host = self.transport.getHost()
+        self.emit("tcp-accepted", "TCP connection accepted",
+                  listener=f"{getattr(host, 'host', '?')}:{getattr(host, 'port', '?')}")
         self._arm_idle_timer()
 
     def handshakeCompleted(self) -> None:
@@ -161,7 +167,8 @@ class SipTlsProtocol(Protocol):
             data = {"version": observation.version, "cipher": observation.cipher,
                     "sni": observation.sni, "sni_outcome": observation.sni_outcome,
                     "served": observation.served,
-                    "client_certificate": client_certificate_summary(observation)}
+                    "client_certificate": client_certificate_summary(observation),
+                    "scenario": self.settings.label}
             sni = observation.sni or "no SNI"
             client = data["client_certificate"].get("subject", "no client certificate")
             summary = (f"{observation.version} {observation.cipher}; SNI {sni} "
@@ -218,8 +225,15 @@ class SipTlsProtocol(Protocol):
         return 0
 
     def _answer(self, request: sip.Request) -> None:
+        contact = sip.contact_target(request)
+        cseq = (request.headers.get("cseq") or "").split()
         self.emit("sip-request", f"{request.method} {request.uri}", method=request.method,
-                  uri=request.uri, call_id=request.headers.get("call-id"))
+                  uri=request.uri, call_id=request.headers.get("call-id"),
+                  cseq=int(cseq[0]) if cseq and cseq[0].isdigit() else None,
+                  from_uri=request.headers.get("from"), contact=request.headers.get("contact"),
+                  contact_host=contact[0] if contact else None,
+                  contact_port=contact[1] if contact else None,
+                  user_agent=request.headers.get("user-agent"))
         if request.method == "OPTIONS" and self.settings.options_action != "answer":
             self._misbehave(request)
             return
@@ -255,7 +269,8 @@ class SipTlsProtocol(Protocol):
                   f"{decision.response.status} {decision.response.reason} to "
                   f"{request.method}: {decision.explanation}",
                   method=request.method, status=decision.response.status,
-                  finding=decision.answer_reason)
+                  finding=decision.answer_reason, reason=decision.response.reason,
+                  explanation=decision.explanation)
         if (request.method == "OPTIONS" and decision.response.status == 200
                 and self.settings.on_options_accepted is not None):
             contact = sip.contact_target(request)
@@ -272,7 +287,8 @@ class SipTlsProtocol(Protocol):
         response = sip.error_response(error, error.partial, self.settings.profile)
         answered = f"answered {response.status}" if response is not None else "no answer"
         self.emit("sip-error", f"malformed SIP ({answered}): {error.message}",
-                  status=error.status_hint, answered=response is not None,
+                  problem=error.message, status=error.status_hint,
+                  answered=response is not None,
                   recoverable=error.recoverable)
         if response is not None:
             self.transport.write(sip.to_bytes(response))
@@ -305,7 +321,7 @@ class SipTlsProtocol(Protocol):
 
     def _idle_timeout(self) -> None:
         self.emit("limit", f"idle for {self.settings.idle_timeout:g} s: closing",
-                  limit="idle_timeout")
+                  limit="idle_timeout", seconds=self.settings.idle_timeout)
         self.closing_reason = "fakepeer closed an idle connection"
         self._stalled = True
         self.transport.abortConnection()
@@ -372,7 +388,8 @@ class SipTlsProtocol(Protocol):
                 self.emit("tls-failed", "the SBC stopped talking in the middle of the "
                           f"handshake ({state or 'before its ClientHello'}); fakepeer closed "
                           f"it after {self.settings.idle_timeout:g} s",
-                          failed_by="peer", reason="stalled", alert=None)
+                          failed_by="peer", reason="stalled", alert=None,
+                          scenario=self.settings.label)
             elif failure is not None:
                 who = "the SBC" if failure.failed_by == "peer" else "fakepeer"
                 alert = f" with alert {failure.alert_name}" if failure.alert_name else ""
@@ -382,14 +399,16 @@ class SipTlsProtocol(Protocol):
                           failed_by=failure.failed_by, reason=str(failure.reason),
                           alert=failure.alert_name,
                           client_certificate=client_certificate_summary(observation)
-                          if observation is not None else {})
+                          if observation is not None else {}, scenario=self.settings.label)
             else:
                 self.emit("tls-failed", "connection closed before any TLS handshake",
                           failed_by="peer", reason="no-handshake")
         clean = reason is None or isinstance(reason.value, ConnectionDone)
         who = self.closing_reason or "the SBC closed the connection"
         self.emit("closed", f"{who} ({'clean' if clean else 'not clean'})", clean=clean,
-                  by="fakepeer" if self.closing_reason else "peer")
+                  by="fakepeer" if self.closing_reason else "peer", reason=self.closing_reason)
+        if not self.settings.connection_verdicts:
+            return
         verdict = judge_connection(self.connection_id, self.events, self.factory.clock())
         data = verdict.to_json()
         line = verdict.line()

@@ -89,6 +89,8 @@ class DialBack:
         self._ids = ConnectionIds()
         self._offset = _DETACHED_FIRST_ID - 1
         self._dialled: set[int] = set()
+        #: The inbound connection's address while its dial-back runs.
+        self._peers: dict[int, str] = {}
         self._pending: dict[tuple[str, int], _Pending] = {}
         self._recent: dict[tuple[str, int], tuple[float, DialResult]] = {}
 
@@ -112,6 +114,9 @@ class DialBack:
         if connection_id in self._dialled:
             return
         self._dialled.add(connection_id)
+        inbound = self._inbound(connection_id)
+        if inbound is not None:  # its address, for a result that comes after it closed
+            self._peers[connection_id] = inbound.peer
         key = (normalise_host(host), port)
         recent = self._recent.get(key)
         if recent is not None and self.reactor.seconds() - recent[0] < self.min_interval:
@@ -201,10 +206,12 @@ class DialBack:
     def _emit(self, connection_id: int, target: str, summary: str,
               data: dict[str, Any]) -> None:
         protocol = self._inbound(connection_id)
+        peer = self._peers.pop(connection_id, target)
         if protocol is not None:
             protocol.emit("dialback", summary, **data)
             return
-        self._sink(Event("dialback", connection_id, target, summary, data, self.clock()))
+        # The SBC closed before the result: still say which of its connections it is for.
+        self._sink(Event("dialback", connection_id, peer, summary, data, self.clock()))
 
     def _inbound(self, connection_id: int) -> Any:
         """The inbound connection's protocol while it is still open, else ``None``."""

@@ -309,6 +309,7 @@ class TlsEstablished(ConnectionFact):
     certificate: Certificate | None = None
     chain: tuple[str, ...] = ()
     verify_errors: tuple[str, ...] = ()
+    certificate_problems: tuple[str, ...] = ()
 
     def _check(self) -> None:
         if self.direction == "inbound" and self.served is None:
@@ -335,6 +336,7 @@ class TlsFailed(ConnectionFact):
     served: Served | None = None
     certificate: Certificate | None = None
     verify_errors: tuple[str, ...] = ()
+    certificate_problems: tuple[str, ...] = ()
 
     def _check(self) -> None:
         if self.direction == "inbound" and self.served is None:

@@ -29,8 +29,8 @@ async def test_serve_refuses_the_serverauth_only_2026_client_chain(session_store
     assert run.status == ExitStatus.PEER_FAILED
     assert run.of("tls-failed")[0]["data"]["alert"] == "bad_certificate"
     assert run.verdict["certificate"] == "Accepted"  # serve's own chain is fine
-    assert refused["data"]["reason"] == "client-certificate-wrong-eku"
-    assert "26 INVALID_PURPOSE" in refused["summary"]
+    assert refused["reason"] == "client-certificate-wrong-eku"
+    assert "26 INVALID_PURPOSE" in refused["detail"]
 
 
 @pytest_twisted.ensureDeferred
@@ -40,11 +40,10 @@ async def test_serve_tolerating_missing_client_auth_accepts_the_2026_chain(sessi
     async with serving(session_store, "--tolerate-missing-client-auth") as server:
         run = await probe(server.port, "--fqdn", PROXY)
         request = await server.next_event("sip-request", 0)
-        answer = await server.next_event("sip-response", 0)
     assert run.status == ExitStatus.SUCCESS, run.out
     assert run.verdict["ok"]
-    assert answer["data"]["status"] == 200
-    assert request["data"]["method"] == "OPTIONS"
+    assert request["status"] == 200
+    assert request["method"] == "OPTIONS"
 
 
 @pytest_twisted.ensureDeferred

@@ -36,9 +36,9 @@ pytestmark = [
 
 
 async def _rehearse(session_store, chains, folder, trusted: bytes | None):
-    """Kamailio pings serve and serve dials it back; once serve has stopped (closing the
-    inbound connection, which gives its verdict) return the dialback event, the inbound
-    connection's verdict and the outbound connection's events."""
+    """Kamailio pings serve and serve dials it back; once serve has stopped return the
+    dialback record, the verdicts of the inbound connection's session and the outbound
+    connection's records."""
     require("kamailio")
     serve_port = free_port()
     async with kamailio_running(folder, export.pem(chains.good.sent),
@@ -49,8 +49,12 @@ async def _rehearse(session_store, chains, folder, trusted: bytes | None):
                            "--sbc", f"{SBC}=127.0.0.1:{sbc.port}",
                            "--dialback-timeout", "2") as server:
             dialback = await server.next_event("dialback", 0, timeout=20)
-        inbound = [e for e in server.events_of(dialback["connection"]) if e["kind"] == "verdict"]
-        outbound = server.events_of(dialback["data"]["outbound_connection"])
+        inbound = [e for e in server.events if e["kind"] == "verdict"]
+        closes = [i for i, e in enumerate(server.events) if e["kind"] == "closed"
+                  and e.get("connection") == dialback["connection"]]
+        # decided while Kamailio's connection was still open
+        assert server.events.index(inbound[0]) < (closes or [len(server.events)])[0]
+        outbound = server.events_of(dialback["outbound_connection"])
     return dialback, inbound, outbound
 
 
@@ -59,10 +63,12 @@ async def test_serve_dials_the_contact_back_and_reports_outbound_active(session_
                                                                        tmp_path):
     """After 200 OK to Kamailio's OPTIONS serve dials sbc.lab.example and gets 200 there."""
     dialback, inbound, outbound = await _rehearse(session_store, chains, tmp_path / "k", None)
-    assert dialback["summary"].startswith("Active"), dialback
-    assert outbound[0]["kind"] == "probe" and outbound[0]["data"]["server_name"] == SBC
-    assert outbound[-1]["kind"] == "verdict" and outbound[-1]["data"]["ok"]
-    assert "outbound Active" in inbound[0]["summary"]
+    assert dialback.get("problem", "") == "", dialback
+    assert outbound[0]["kind"] == "dial-started" and outbound[0]["sni"] == SBC
+    assert [e for e in outbound if e["kind"] == "options-answered"][-1]["status"] == 200
+    # both directions in one verdict, given while Kamailio's connection is open
+    assert inbound[0]["outcome"] == "PASS", inbound
+    assert inbound[0]["inbound"] == "PASS" and inbound[0]["outbound"] == "PASS", inbound[0]
 
 
 @pytest_twisted.ensureDeferred
@@ -70,8 +76,10 @@ async def test_serve_dialling_an_sbc_that_refuses_the_2026_chain_reports_outboun
         session_store, chains, tmp_path):
     """The SBC's listener trusts the 2023 root and checks clientAuth: outbound Error."""
     trusted = export.pem(chains.anchors["microsoft-2023"])
-    dialback, inbound, outbound = await _rehearse(session_store, chains, tmp_path / "k", trusted)
-    assert dialback["summary"].startswith("Error"), dialback
-    assert "unsupported_certificate" in dialback["summary"]
-    assert outbound[-1]["data"]["ok"] is False
-    assert "OPTIONS Active; outbound Error" in inbound[0]["summary"]
+    _, inbound, outbound = await _rehearse(session_store, chains, tmp_path / "k", trusted)
+    failed = [e for e in outbound if e["kind"] == "tls-failed"]
+    assert failed and failed[0]["alert"] == "unsupported_certificate", outbound
+    # a refused dial-back is a FAIL of the session, never a PASS (issue 9)
+    assert inbound[0]["outcome"] == "FAIL", inbound
+    assert inbound[0]["inbound"] == "PASS" and inbound[0]["outbound"] == "FAIL", inbound[0]
+    assert "unsupported_certificate" in inbound[0]["cause"], inbound[0]

@@ -37,11 +37,16 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 
 def _sip_listening(event: dict[str, Any]) -> bool:
-    return event["kind"] == "listening" and "service" not in event.get("data", {})
+    return event["kind"] == "listening" and event.get("service", "sip") == "sip"
 
 
 def _http_listening(event: dict[str, Any]) -> bool:
-    return event["kind"] == "listening" and event.get("data", {}).get("service") == "http"
+    return event["kind"] == "listening" and event.get("service") == "http"
+
+
+def listening_port(event: dict[str, Any]) -> int:
+    """The port of a ``listening`` record (its ``address`` is ``HOST:PORT``)."""
+    return int(event["address"].rpartition(":")[2])
 
 
 @dataclass
@@ -65,7 +70,7 @@ class Events:
 
     def events_of(self, connection: int) -> list[dict[str, Any]]:
         with self.lock:
-            return [e for e in self.events if e["connection"] == connection]
+            return [e for e in self.events if e.get("connection") == connection]
 
     def kinds(self) -> list[str]:
         with self.lock:
@@ -168,9 +173,9 @@ async def _start(server: Server, certs: Path, options: tuple[str, ...]) -> Serve
     except AssertionError:
         raise AssertionError("fakepeer serve did not start:\n"
                              + "\n".join(server.stderr)) from None
-    server.port = listening["data"]["port"]
+    server.port = listening_port(listening)
     if http:
-        server.http_port = (await server.wait_for(_http_listening, 10))["data"]["port"]
+        server.http_port = listening_port(await server.wait_for(_http_listening, 10))
     return server
 
 
@@ -257,9 +262,9 @@ def serving_process(certs: Path, *options: str, prefix: tuple[str, ...] = ()
             process.kill()
             raise AssertionError(
                 "fakepeer serve did not start:\n" + "\n".join(server.stderr)) from None
-        server.port = listening["data"]["port"]
+        server.port = listening_port(listening)
         if http:
-            server.http_port = server.wait_for(_http_listening, 10)["data"]["port"]
+            server.http_port = listening_port(server.wait_for(_http_listening, 10))
         yield server
     finally:
         if process.poll() is None:

@@ -46,8 +46,8 @@ async def test_defect_is_seen_by_s_client_and_its_alert_logged(session_store, sb
         assert match, result.output
         assert int(match.group(1)) == info.verify_error
         failed = await server.next_event("tls-failed", mark)
-        assert failed["data"]["failed_by"] == "peer"
-        assert failed["data"]["alert"] == CLIENT_ALERT[info.verify_error]
+        assert failed["failed_by"] == "sbc"
+        assert failed["alert"] == CLIENT_ALERT[info.verify_error]
 
 
 @pytest.mark.parametrize("shape", ["with-root", "reversed", "with-extra"])
