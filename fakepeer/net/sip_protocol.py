@@ -383,14 +383,16 @@ class SipTlsProtocol(Protocol):
         observation = self._observation()
         if not self.handshake_done:
             failure = observation.failure() if observation is not None else None
-            if self._stalled and (failure is None or failure.alert is None):
+            # Not one byte came (a port check, a silent socket): no handshake to judge.
+            spoke = observation is None or bool(observation.first_bytes)
+            if spoke and self._stalled and (failure is None or failure.alert is None):
                 state = observation.last_state if observation is not None else ""
                 self.emit("tls-failed", "the SBC stopped talking in the middle of the "
                           f"handshake ({state or 'before its ClientHello'}); fakepeer closed "
                           f"it after {self.settings.idle_timeout:g} s",
                           failed_by="peer", reason="stalled", alert=None,
                           scenario=self.settings.label)
-            elif failure is not None:
+            elif spoke and failure is not None:
                 who = "the SBC" if failure.failed_by == "peer" else "fakepeer"
                 alert = f" with alert {failure.alert_name}" if failure.alert_name else ""
                 if failure.failed_by != "peer":
