@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from benchmarks import loadgen
 from fakepeer.pki import export
 from fakepeer.pki.keys import private_key_pem
 from fakepeer.pki.situation import Situation, build_situation, sbc_chain
@@ -46,3 +48,13 @@ def anchors(session_store: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         out[era] = folder / f"{era}.pem"
         out[era].write_bytes(export.pem(served.trust_anchors))
     return out
+
+
+@pytest.fixture(scope="module")
+def sbc_context(sbc_files: SbcFiles, tmp_path_factory: pytest.TempPathFactory
+                ) -> ssl.SSLContext:
+    """Mutual TLS as the lab SBC (sbc.lab.example) for Python clients; the server is not
+    verified (these tests are about what serve reports)."""
+    bundle = tmp_path_factory.mktemp("bundle") / "sbc-with-chain.pem"
+    bundle.write_bytes(sbc_files.cert.read_bytes() + sbc_files.chain.read_bytes())
+    return loadgen.client_context(bundle, sbc_files.key)

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 import pytest_twisted
 
-from benchmarks import loadgen
 from tests.inprocess import in_thread, pause
 from tests.serve.harness import s_client, serving
 from tests.serve.test_tls_refusals import OPTIONS
@@ -31,14 +30,6 @@ pytestmark = pytest.mark.loopback
 
 #: The persistent SBC's OPTIONS interval (a real one pings every 5-60 s).
 PING_INTERVAL = 0.2
-
-
-@pytest.fixture(scope="module")
-def sbc_context(sbc_files, tmp_path_factory) -> ssl.SSLContext:
-    """Mutual TLS as the lab SBC (sbc.lab.example); the server is not verified."""
-    bundle = tmp_path_factory.mktemp("bundle") / "sbc-with-chain.pem"
-    bundle.write_bytes(sbc_files.cert.read_bytes() + sbc_files.chain.read_bytes())
-    return loadgen.client_context(bundle, sbc_files.key)
 
 
 def _status_blocking(port: int) -> dict[str, Any]:

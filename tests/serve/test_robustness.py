@@ -30,13 +30,6 @@ pytestmark = pytest.mark.loopback
 FD_LIMIT = 64
 
 
-@pytest.fixture(scope="module")
-def sbc_context(sbc_files, tmp_path_factory) -> ssl.SSLContext:
-    bundle = tmp_path_factory.mktemp("bundle") / "sbc-with-chain.pem"
-    bundle.write_bytes(sbc_files.cert.read_bytes() + sbc_files.chain.read_bytes())
-    return loadgen.client_context(bundle, sbc_files.key)
-
-
 async def _good_client_works(server: Server, context: ssl.SSLContext) -> None:
     result = await in_thread(asyncio.run, loadgen.new_connections("127.0.0.1", server.port,
                                                                   context, 1, 1))
