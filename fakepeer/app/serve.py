@@ -245,9 +245,15 @@ class ServeApplication(MultiService):
         return stopping.addBoth(self._stop_judging).addBoth(self._close_log)
 
     def _stop_judging(self, result: object) -> object:
-        """After the last connection's records: no more ticks."""
+        """After the last connection's records: no more ticks, and (on the console) one
+        block per SBC session: its verdict and its counts (issue 9 item 5)."""
         if self.ticking.running:
             self.ticking.stop()
+        lines = [] if self.config.json else self.judge.summary_lines()
+        if lines:
+            with contextlib.suppress(OSError, ValueError):  # the console may be gone
+                print("\n".join(["sessions:", *lines]), file=self.config.output,
+                      flush=True)
         return result
 
     def _close_log(self, result: object) -> object:

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 import pytest_twisted
 
-from tests.inprocess import in_thread, pause
-from tests.serve.harness import s_client, serving
+from fakepeer.cli.environment import Environment
+from tests.inprocess import Command, in_thread, pause, within
+from tests.serve.harness import _Lines, s_client, serving
 from tests.serve.test_tls_refusals import OPTIONS
 
 pytestmark = pytest.mark.loopback
@@ -159,3 +160,38 @@ async def test_another_alert_than_the_expected_one_is_not_a_pass(
     assert failed["failed_by"] == "sbc" and failed["alert"] not in (None, "unknown_ca"), failed
     assert verdict["outcome"] == "OTHER-REASON", verdict
     assert failed["alert"] in verdict["cause"] and "unknown_ca" in verdict["cause"], verdict
+
+
+def _options_then_close_blocking(port: int, context: ssl.SSLContext) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname="sip.pstnhub.microsoft.com") as tls:
+        tls.sendall(OPTIONS)
+        return tls.recv(65536)
+
+
+@pytest_twisted.ensureDeferred
+async def test_ctrl_c_on_the_console_prints_a_summary_per_sbc_session(session_store,
+                                                                      sbc_context):
+    """Issue 9 item 5: stopping serve (Ctrl-C) says, per SBC session, its verdict and
+    its counts; connections that closed before TLS are counted as port checks."""
+    lines: list[str] = []
+    env = Environment(stdout=_Lines(lines.append),  # type: ignore[arg-type]
+                      stderr=_Lines(lines.append),  # type: ignore[arg-type]
+                      variables=dict(os.environ), cwd=Path.cwd())
+    command = Command(["serve", "--listen", "127.0.0.1:0", "--certs", str(session_store),
+                       "--no-http"], env)
+    deadline = time.monotonic() + 60
+    while not [line for line in lines if "listening for SIP over TLS on" in line]:
+        assert time.monotonic() < deadline and not command.done.called, lines
+        await pause(0.05)
+    port = int(next(line for line in lines if "listening for SIP" in line).rpartition(":")[2])
+    await in_thread(_connect_and_close_blocking, port)
+    answer = await in_thread(_options_then_close_blocking, port, sbc_context)
+    assert answer.startswith(b"SIP/2.0 200 OK")
+    await pause(0.3)
+    command.interrupt()
+    await within(command.done, 15)
+    summary = lines[lines.index("sessions:") + 1:]
+    assert summary[0].startswith("PASS sbc.lab.example #2: "), lines
+    assert summary[1] == "  1 connection, 1 OPTIONS received", summary
+    assert "1 connection closed before TLS" in summary[2], summary
