@@ -42,10 +42,11 @@ class Made:
     detail: str = ""
 
 
-def envelope(tls: str, **more: int) -> Counter[str]:
+def envelope(tls: str | None, **more: int) -> Counter[str]:
     """The records every accepted connection gets (``tls``: ``tls-established`` or
-    ``tls-failed``), and ``more``."""
-    return Counter({"tcp-accepted": 1, tls: 1, "closed": 1, "verdict": 1, **more})
+    ``tls-failed``; ``None``: it sent no byte, a port check), and ``more``. (Verdicts are
+    per SBC session, not per connection.)"""
+    return Counter({"tcp-accepted": 1, **({tls: 1} if tls else {}), "closed": 1, **more})
 
 
 @dataclass
@@ -308,7 +309,7 @@ async def over_the_cap(port: int, context: ssl.SSLContext, room: int, silent: in
         await _hang_up(link.writer, abort=True)
     for link in fillers:
         await _hang_up(link.writer, abort=True)
-    made = [Made("cap filler", link.port, link.order, envelope("tls-failed"), filled,
+    made = [Made("cap filler", link.port, link.order, envelope(None), filled,
                  "" if filled else "serve did not log it as accepted")
             for link in fillers]
     return CapResult(made, refused)

@@ -1,12 +1,12 @@
 """Reading serve's ``--events`` file as it grows: records counted per connection.
 
-:func:`parse_line` is the one place that knows the line format. It reads what main's
-``serve`` writes today, the untyped events of :mod:`fakepeer.report.legacy`
-(``{"kind", "connection", "peer", "data": {...}}``). The typed format 2 of
-:mod:`fakepeer.report.jsonl` (``"v": 2``) keeps ``kind``, ``connection`` and ``peer``
-but puts the fields at the top level and renames some kinds (``sip-response`` becomes
-``sip-answer``, ``sip-keepalive`` becomes ``keepalives``: ``legacy.TYPED_KINDS``); when
-serve switches, adapt this function and the kind names the soak expects.
+:func:`parse_line` is the one place that knows the line format: format 2 of
+:mod:`fakepeer.report.jsonl` (``"v": 2``; a record's fields at the top level). One
+``sip-request`` record is a request and fakepeer's answer to it (``status``); the soak
+counts an answered one as a ``sip-response`` too, so its expectations still say
+"sent" and "answered". Verdicts are per SBC session (written when they change), so a
+connection's ``closed`` is what says it has been judged; fakepeer's own notices
+(refusals over the cap) are not records but lines on serve's stderr.
 """
 
 from __future__ import annotations
@@ -30,13 +30,19 @@ class Line:
     fields: dict[str, Any]
 
 
+#: What every format-2 line has; the rest are the record's own fields.
+_ENVELOPE = ("v", "kind", "time", "connection", "peer")
+
+
 def parse_line(text: str) -> Line:
-    """One line of the events file (today's untyped format)."""
+    """One line of the events file (format 2; a ``listening`` record's port is its
+    ``address``'s)."""
     record = json.loads(text)
-    peer = str(record.get("peer", ""))
+    peer = str(record.get("peer") or record.get("address") or "")
     port = peer.rsplit(":", 1)[1] if ":" in peer else ""
-    return Line(record["kind"], int(record.get("connection", 0)),
-                int(port) if port.isdigit() else 0, record.get("data", {}))
+    fields = {k: v for k, v in record.items() if k not in _ENVELOPE}
+    connection = int(record.get("connection", 0)) if record["kind"] != "verdict" else 0
+    return Line(record["kind"], connection, int(port) if port.isdigit() else 0, fields)
 
 
 @dataclass
@@ -59,9 +65,6 @@ class EventsFile:
         self.connections: dict[int, ConnectionRecords] = {}
         self.kinds: Counter[str] = Counter()
         self.listening_port = 0
-        #: Connections refused over the cap: one record each, or counts per interval
-        #: on no connection (``count``), as serve has reported them since issue 12 #2.
-        self.refused = 0
         self.bytes_read = 0
         self._partial = b""
 
@@ -79,18 +82,18 @@ class EventsFile:
 
     def _add(self, line: Line) -> None:
         self.kinds[line.kind] += 1
-        if line.kind == "listening" and not line.fields.get("service"):
+        if line.kind == "listening" and line.fields.get("service", "sip") == "sip":
             self.listening_port = self.listening_port or line.port
-        if line.kind == "tcp-refused":
-            self.refused += int(line.fields.get("count", 1))
         if line.connection == 0:
             return
         records = self.connections.setdefault(line.connection, ConnectionRecords(line.port))
         records.kinds[line.kind] += 1
         if line.kind == "limit":
             records.limits.append(str(line.fields.get("limit", "")))
-        elif line.kind == "sip-keepalive":
+        elif line.kind == "keepalives":
             records.pings += int(line.fields.get("count", 1))
+        elif line.kind == "sip-request" and line.fields.get("status"):
+            records.kinds["sip-response"] += 1  # answered (see the module docstring)
 
 
 class Claim(Protocol):

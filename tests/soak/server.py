@@ -10,6 +10,7 @@ show up as latency that is not serve's. The port comes from the ``--events`` fil
 
 from __future__ import annotations
 
+import re
 import signal
 import statistics
 import subprocess
@@ -37,6 +38,12 @@ class FileServer:
 
     def rss_kib(self) -> int:
         return rss_kib(self.process.pid)
+
+    def refusals(self) -> int:
+        """Connections serve said it refused over the cap (its stderr: one line per
+        interval with the count, since issue 12 #2; fakepeer's own notice, no record)."""
+        text = self.stderr.read_text(errors="replace")
+        return sum(int(n) for n in re.findall(r"refused (\d+) connections? at accept", text))
 
     def problems(self) -> list[str]:
         """Traceback and unhandled-error lines serve wrote to its stderr or console."""
