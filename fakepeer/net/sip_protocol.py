@@ -399,7 +399,7 @@ class SipTlsProtocol(Protocol):
                     self.closing_reason = "fakepeer closed the connection after refusing TLS"
                 self.emit("tls-failed", f"{who} failed the handshake{alert}: {failure.detail}",
                           failed_by=failure.failed_by, reason=str(failure.reason),
-                          alert=failure.alert_name,
+                          alert=failure.alert_name, detail=failure.detail,
                           client_certificate=client_certificate_summary(observation)
                           if observation is not None else {}, scenario=self.settings.label)
             else:

@@ -180,7 +180,8 @@ class LegacyUpgrade:
                 **base, direction="inbound",
                 failed_by=_FAILED_BY.get(str(data.get("failed_by")), "unknown"),
                 reason=data.get("reason", "tls-error"), alert=data.get("alert"),
-                detail=event.summary, sni=data.get("sni"), served=self._served_on(data),
+                detail=str(data.get("detail") or event.summary), sni=data.get("sni"),
+                served=self._served_on(data),
                 certificate=_certificate(certificate),
                 verify_errors=tuple(certificate.get("verify_errors", ())),
                 certificate_problems=tuple(certificate.get("problems", ()))))
@@ -208,7 +209,7 @@ class LegacyUpgrade:
             records.append(Closed(**base, direction="inbound",
                                   by="fakepeer" if data.get("by") == "fakepeer" else "sbc",
                                   clean=bool(data.get("clean", True)),
-                                  reason=str(data.get("reason") or event.summary)))
+                                  reason=str(data.get("reason") or "")))
         return records
 
     def _served_on(self, data: dict[str, Any]) -> Served | None:

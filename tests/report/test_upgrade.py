@@ -113,3 +113,20 @@ def test_server_notices_are_lines_and_a_bad_event_is_said_once():
                     cipher="x", sni_outcome="bogus"))
     assert lab.notices[0] == "refused 3 connections at accept"
     assert len(lab.notices) == 2 and "cannot record a tls-established event" in lab.notices[1]
+
+
+def test_the_console_says_a_refusal_and_a_close_once():
+    """The console printed 'the SBC failed the handshake with alert unknown_ca: the SBC
+    failed the handshake with alert unknown_ca: ...' and 'the SBC closed the connection
+    (not clean) (not clean)': the record's summary wraps its detail, which was the whole
+    legacy summary."""
+    lab = Lab("accept")
+    detail = "the SBC does not trust the root/issuer of the chain fakepeer served"
+    lab.feed(_event("tcp-accepted", 0.0, listener="127.0.0.1:5061"),
+             _event("tls-failed", 0.1, failed_by="peer", reason="peer-alert",
+                    alert="unknown_ca", detail=detail, client_certificate={}, scenario="lab"),
+             _event("closed", 0.2, clean=False, by="peer", reason=""))
+    failed = next(r for r in lab.records if isinstance(r, ev.TlsFailed))
+    closed = next(r for r in lab.records if isinstance(r, ev.Closed))
+    assert failed.summary == f"the SBC failed the handshake with alert unknown_ca: {detail}"
+    assert closed.summary == "the SBC closed the connection (not clean)"
