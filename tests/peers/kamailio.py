@@ -122,7 +122,8 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
              children: int = 2, debug: int = 1, ping: str | None = None,
              fqdn: str = "sbc.lab.example", server_ca_pem: bytes | None = None,
              ca_setting: tuple[str, Path] | None = None, launcher: Sequence[str] = (),
-             shared_memory_mb: int = 256) -> Iterator[Kamailio]:
+             shared_memory_mb: int = 256, server_ca_setting: tuple[str, Path] | None = None,
+             ping_starts_down: bool = False) -> Iterator[Kamailio]:
     """Run Kamailio on an ephemeral 127.0.0.1 port until the block ends.
 
     With ``ping`` (``host:port``) it also acts as an SBC's dispatcher: it pings that
@@ -132,7 +133,11 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
     folder)``) points the server's trust at files of the caller's, as exported.
     ``launcher`` goes before the command (the benchmark pins Kamailio to one core with
     ``("taskset", "-c", "0")``); ``shared_memory_mb`` sizes its shared memory (``-m``),
-    which holds every TLS connection's state.
+    which holds every TLS connection's state. ``server_ca_setting`` does for the pinger's
+    trust what ``ca_setting`` does for the listener's (an exported ``ca_list`` file or
+    ``ca_path`` folder); the pinger sends no SNI. With ``ping_starts_down`` the
+    destination starts inactive and probing, so Kamailio's own log says when a ping got
+    its 200 OK ("fakepeer-test: destination up").
     """
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
@@ -151,14 +156,19 @@ def kamailio(folder: Path, chain_pem: bytes, key_pem: bytes, *, ca_pem: bytes | 
     if server_ca_pem is not None:
         (folder / "server-ca.pem").write_bytes(server_ca_pem)
         client_ca_line = f"ca_list = {folder}/server-ca.pem"
+    if server_ca_setting is not None:
+        client_ca_line = f"{server_ca_setting[0]} = {server_ca_setting[1]}"
+    client_verify = server_ca_pem is not None or server_ca_setting is not None
     (folder / "tls.cfg").write_text(_TLS.format(
         method=method, verify="yes" if ca_line else "no",
         require="yes" if require_certificate else "no", folder=folder, ca_line=ca_line,
-        ciphers=ciphers, client_verify="yes" if server_ca_pem is not None else "no",
+        ciphers=ciphers, client_verify="yes" if client_verify else "no",
         client_ca_line=client_ca_line))
     pinger = ""
     if ping is not None:
-        (folder / "dispatcher.list").write_text(f"1 sip:{ping};transport=tls\n")
+        # Flags 9: inactive and probing, so the first 200 OK brings it up (and says so).
+        flags = " 9" if ping_starts_down else ""
+        (folder / "dispatcher.list").write_text(f"1 sip:{ping};transport=tls{flags}\n")
         pinger = _PINGER.format(folder=folder, fqdn=fqdn)
     (folder / "kamailio.cfg").write_text(_CONFIG.format(
         debug=debug, children=children, port=port, modules=MODULES, folder=folder,
