@@ -400,6 +400,10 @@ class SipTlsProtocol(Protocol):
                 self.emit("tls-failed", f"{who} failed the handshake{alert}: {failure.detail}",
                           failed_by=failure.failed_by, reason=str(failure.reason),
                           alert=failure.alert_name, detail=failure.detail,
+                          sni=observation.sni if observation is not None else None,
+                          sni_outcome=observation.sni_outcome if observation is not None
+                          else "not-applicable",
+                          served=observation.served if observation is not None else "",
                           client_certificate=client_certificate_summary(observation)
                           if observation is not None else {}, scenario=self.settings.label)
             else:

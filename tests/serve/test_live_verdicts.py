@@ -195,3 +195,32 @@ async def test_ctrl_c_on_the_console_prints_a_summary_per_sbc_session(session_st
     assert summary[0].startswith("PASS sbc.lab.example #2: "), lines
     assert summary[1] == "  1 connection, 1 OPTIONS received", summary
     assert "1 connection closed before TLS" in summary[2], summary
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_refusal_on_a_name_is_judged_by_that_names_expectation(
+        session_store, sbc_files, anchors, tmp_path):
+    """The README's expired-on-sip2: sip2 serves an expired leaf and expects the SBC to
+    refuse it. Before: the tls-failed record carried no SNI, so the refusal on sip2 was
+    judged against the scenario's default name (accept): FAIL for a correct SBC."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "expired-on-sip2.toml").write_text(
+        '# Mirrors: the README example\nera = "microsoft-2026"\n'
+        '[names."sip2.pstnhub.microsoft.com"]\ndefects = ["expired-leaf"]\n'
+        'expect = "reject:certificate_expired"\n'
+        '[expect]\nreaction = "accept"\npurpose = "sip stays Active; sip2 must be refused."\n')
+    async with serving(session_store, "--scenario", "expired-on-sip2", "--scenarios",
+                       str(folder)) as server:
+        mark = server.mark()
+        await s_client(server.port, "-servername", "sip2.pstnhub.microsoft.com",
+                       "-CAfile", str(anchors["microsoft-2026"]), "-verify_return_error",
+                       "-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
+                       "-cert_chain", str(sbc_files.chain))
+        failed = await server.next_event("tls-failed", mark)
+        verdict = await server.next_event("verdict", mark)
+    assert (failed["sni"], failed["alert"]) == ("sip2.pstnhub.microsoft.com",
+                                                "certificate_expired")
+    assert failed["served"]["name"] == "sip2.pstnhub.microsoft.com"
+    assert failed["served"]["expectation"] == "reject:certificate_expired"
+    assert verdict["outcome"] == "PASS", verdict
