@@ -54,6 +54,8 @@ from fakepeer.report.events import (
     Serving,
     ServingCause,
     SessionVerdict,
+    TlsEstablished,
+    TlsFailed,
     utc_now,
 )
 from fakepeer.report.jsonl import ConsoleSink, JsonLinesSink
@@ -120,7 +122,9 @@ class ServeApplication(MultiService):
         if self.log is not None:
             sinks.append(self.log)
         # The judge last: a verdict a record decides is written after that record.
-        self.records = Fanout(*sinks, self.judge, on_failure=self._sink_failed)
+        self._without_sni: set[str] = set()
+        self.records = Fanout(*sinks, self._sni_notice, self.judge,
+                              on_failure=self._sink_failed)
         self.sink = LegacyUpgrade(self.records, on_notice=self._problem)
         self.ticking = LoopingCall(self._tick)
         self.ticking.clock = reactor
@@ -269,6 +273,23 @@ class ServeApplication(MultiService):
         what it misses is counted (see :class:`~fakepeer.report.events.Fanout`)."""
         self._problem(f"cannot write to {name}: {error}; its records are being lost "
                       "(serving goes on; the count comes at exit)")
+
+    def _sni_notice(self, record: object) -> None:
+        """Say once per SBC address that it sent no SNI while the scenario serves chains
+        by name: such an SBC (Kamailio's dispatcher never sends SNI) meets the default
+        chain only, so the per-name part of the scenario tests nothing for it."""
+        if not isinstance(record, TlsEstablished | TlsFailed) or record.sni is not None \
+                or record.direction != "inbound":
+            return
+        names = sorted({name for _, realized in self.timeline
+                        for name in realized.chains_by_name})
+        host = record.peer.rsplit(":", 1)[0]
+        if not names or host in self._without_sni:
+            return
+        self._without_sni.add(host)
+        self._problem(f"warning: {host} sent no SNI, so it gets the default chain only; "
+                      f"this scenario serves other chains to {', '.join(names)} (an SBC "
+                      "must send SNI for those)")
 
     def _problem(self, line: str) -> None:
         self.board.problems.append(line)

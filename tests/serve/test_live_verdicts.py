@@ -224,3 +224,35 @@ async def test_a_refusal_on_a_name_is_judged_by_that_names_expectation(
     assert failed["served"]["name"] == "sip2.pstnhub.microsoft.com"
     assert failed["served"]["expectation"] == "reject:certificate_expired"
     assert verdict["outcome"] == "PASS", verdict
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_sbc_without_sni_on_a_per_name_scenario_is_warned_about_once(
+        session_store, sbc_files, anchors):
+    """Before: nothing said that a per-name scenario tests nothing for an SBC that sends
+    no SNI (Kamailio 5.6's dispatcher never does)."""
+    client = ("-noservername", "-CAfile", str(anchors["microsoft-2026"]),
+              "-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
+              "-cert_chain", str(sbc_files.chain))
+    async with serving(session_store, "--scenario", "regional-rollout-2026") as server:
+        for _ in range(2):
+            mark = server.mark()
+            await s_client(server.port, *client)
+            await server.next_event("closed", mark)
+        warned = [line for line in server.stderr if "sent no SNI" in line]
+    assert len(warned) == 1, server.stderr
+    assert warned[0].startswith("fakepeer: warning: 127.0.0.1 sent no SNI, so it gets the "
+                                "default chain only; this scenario serves other chains to ")
+    assert "sip2.pstnhub.microsoft.com" in warned[0]
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_sbc_without_sni_on_a_one_chain_scenario_is_not_warned_about(
+        session_store, sbc_files, anchors):
+    async with serving(session_store, "--scenario", "baseline-microsoft-2026") as server:
+        mark = server.mark()
+        await s_client(server.port, "-noservername", "-CAfile", str(anchors["microsoft-2026"]),
+                       "-cert", str(sbc_files.cert), "-key", str(sbc_files.key),
+                       "-cert_chain", str(sbc_files.chain))
+        await server.next_event("closed", mark)
+        assert not [line for line in server.stderr if "sent no SNI" in line]
